@@ -1,0 +1,153 @@
+"""SQLAlchemy 2 models: images (the metadata and the indexer's outbox), prediction history, reviews."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from stylecat.styles import STYLES
+
+
+class ImageStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    CATEGORIZED = "categorized"
+    FAILED = "failed"
+
+
+class StyleSource(StrEnum):
+    MODEL = "model"
+    REVIEW = "review"
+
+
+class PredictionRole(StrEnum):
+    CHAMPION = "champion"
+    SHADOW = "shadow"
+
+
+class Backend(StrEnum):
+    LOCAL = "local"
+    SAGEMAKER = "sagemaker"
+
+
+def _one_of(column: str, values: tuple[str, ...] | type[StrEnum]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {dict[str, float]: JSONB, dict[str, Any]: JSONB}
+
+
+class Image(Base):
+    """One illustration and its current style. `index_version > indexed_version` means "to index"."""
+
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    storage_ref: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+
+    status: Mapped[str] = mapped_column(String(16), server_default=ImageStatus.QUEUED.value)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+    style: Mapped[str | None] = mapped_column(String(16))
+    style_probs: Mapped[dict[str, float] | None]
+    model_name: Mapped[str | None] = mapped_column(String(200))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    predicted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    style_source: Mapped[str | None] = mapped_column(String(16))
+
+    index_version: Mapped[int] = mapped_column(BigInteger, server_default="1")
+    indexed_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    __table_args__ = (
+        CheckConstraint(_one_of("status", ImageStatus), name="status"),
+        CheckConstraint(f"style IS NULL OR {_one_of('style', STYLES)}", name="style"),
+        CheckConstraint(f"style_source IS NULL OR {_one_of('style_source', StyleSource)}", name="style_source"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        Index("ix_images_status_updated_at", "status", "updated_at"),
+        Index(
+            "ix_images_unindexed",
+            "id",
+            postgresql_where=text("indexed_version < index_version"),
+        ),
+    )
+
+
+class StylePrediction(Base):
+    """Append-only history: one row per (image, model version, role), re-runs upsert the same row."""
+
+    __tablename__ = "style_predictions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    model_name: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16), server_default=PredictionRole.CHAMPION.value)
+    backend: Mapped[str] = mapped_column(String(16))
+    style: Mapped[str] = mapped_column(String(16))
+    probs: Mapped[dict[str, float]]
+    confidence: Mapped[float] = mapped_column(Float)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("image_id", "model_name", "model_version", "role"),
+        CheckConstraint(_one_of("role", PredictionRole), name="role"),
+        CheckConstraint(_one_of("backend", Backend), name="backend"),
+        CheckConstraint(_one_of("style", STYLES), name="style"),
+    )
+
+
+class StyleReview(Base):
+    """A human correction. The newest review of an image is its style, whatever the model says."""
+
+    __tablename__ = "style_reviews"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    style: Mapped[str] = mapped_column(String(16))
+    reviewer: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (CheckConstraint(_one_of("style", STYLES), name="style"),)

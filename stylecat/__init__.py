@@ -1,0 +1,1 @@
+"""stylecat: illustration-style categorization pipeline (settings, CLI and local stack)."""

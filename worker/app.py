@@ -1,0 +1,47 @@
+"""The Celery instance and the settings that matter in production.
+
+Three queues: live uploads and backfills are served by separate workers, so that a live upload is
+never stuck behind a million-image backfill (priorities on Redis are approximate at best).
+"""
+
+from enum import StrEnum
+
+from celery import Celery
+from kombu import Queue as KombuQueue
+
+from stylecat.settings import get_settings
+
+
+class Queue(StrEnum):
+    LIVE = "categorize.live"
+    BACKFILL = "categorize.backfill"
+    INDEX = "index"
+
+
+def make_app() -> Celery:
+    settings = get_settings()
+    celery = Celery("stylecat", broker=settings.redis_url)
+    transport = {"visibility_timeout": settings.broker_visibility_timeout}
+    celery.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,  # PostgreSQL is the record
+        result_backend=None,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,  # long tasks: don't hoard jobs another child could run
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
+        broker_transport_options=transport,
+        broker_connection_retry_on_startup=True,
+        worker_max_memory_per_child=settings.worker_max_memory_per_child,
+        worker_proc_alive_timeout=60,  # a child loads the model on start
+        task_queues=[KombuQueue(queue.value) for queue in Queue],
+        task_default_queue=Queue.LIVE.value,
+        worker_send_task_events=True,  # for Flower
+        task_send_sent_event=True,
+    )
+    return celery
+
+
+app = make_app()
