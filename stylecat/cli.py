@@ -107,3 +107,55 @@ def db_current() -> None:
     from db import migrate
 
     migrate.current()
+
+
+@app.command("api")
+def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    uvicorn.run("stylecat.api:app", host=host, port=port, workers=workers, proxy_headers=True)
+
+
+@app.command("worker")
+def worker(
+    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = "categorize.live,index",
+    concurrency: Annotated[int, typer.Option(help="Prefork child processes.")] = 2,
+    loglevel: str = "INFO",
+) -> None:
+    """Run a Celery worker. Run live and backfill on separate workers: `--queues categorize.backfill`."""
+    from worker.app import Queue, app as celery_app
+
+    names = [name.strip() for name in queues.split(",") if name.strip()]
+    unknown = set(names) - {queue.value for queue in Queue}
+    if unknown or not names:
+        _fail(f"unknown queue(s) {sorted(unknown)}; choose from {', '.join(q.value for q in Queue)}")
+    celery_app.worker_main(["worker", "-Q", ",".join(names), "-c", str(concurrency), f"--loglevel={loglevel}"])
+
+
+@app.command("beat")
+def beat(loglevel: str = "INFO") -> None:
+    """Run the Celery beat scheduler (periodic sweeper and indexer)."""
+    from worker.app import app as celery_app
+
+    celery_app.start(["beat", f"--loglevel={loglevel}"])
+
+
+@app.command("flower")
+def flower(
+    port: int = 5555,
+    address: str = "127.0.0.1",
+    local: Annotated[bool, typer.Option("--local", help="Allow no credentials (loopback only).")] = False,
+) -> None:
+    """Run the Flower dashboard with basic auth (STYLECAT_FLOWER_USER / STYLECAT_FLOWER_PASSWORD)."""
+    from worker.app import app as celery_app
+
+    settings = get_settings()
+    password = settings.flower_password.get_secret_value()
+    argv = ["flower", f"--port={port}", f"--address={address}"]
+    if settings.flower_user and password:
+        argv.append(f"--basic_auth={settings.flower_user}:{password}")
+    elif not local or address not in ("127.0.0.1", "localhost", "::1"):
+        _fail("Flower has no authentication of its own and its API can stop workers: set "
+              "STYLECAT_FLOWER_USER and STYLECAT_FLOWER_PASSWORD (or pass --local to bind 127.0.0.1 without)")
+    celery_app.start(argv)

@@ -9,6 +9,9 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+PLACEHOLDER_SECRETS = {None, "", "stylecat", "changeme", "change-me", "password", "postgres"}
 
 
 class Settings(BaseSettings):
@@ -39,7 +42,7 @@ class Settings(BaseSettings):
 
     # The local stack (`stylecat stack ...`)
     stack_dir: Path = Path(".stack")
-    opensearch_heap: str = Field(default="768m", pattern=r"^(\d{2,4}m|1g)$")
+    opensearch_heap: str = Field(default="768m", pattern=r"^([1-9]\d{1,2}m|10[01]\dm|102[0-4]m|1g)$")
     """JVM heap of the local OpenSearch node (at most 1g)."""
     java_home: Path | None = None
     """JDK for the local OpenSearch node; default: the newest under /usr/lib/jvm or `java` on PATH."""
@@ -48,10 +51,18 @@ class Settings(BaseSettings):
     def _derive_paths(self) -> "Settings":
         if self.broker_visibility_timeout <= self.task_time_limit:
             raise ValueError("broker_visibility_timeout must exceed task_time_limit, or jobs run twice")
+        if self.environment == "production":
+            self._refuse_placeholder_secrets()
         self.stack_dir = self.stack_dir.expanduser().resolve()
         if not self.mlflow_tracking_uri:
             self.mlflow_tracking_uri = f"sqlite:///{self.stack_dir / 'mlflow' / 'mlflow.db'}"
         return self
+
+    def _refuse_placeholder_secrets(self) -> None:
+        if make_url(self.database_url).password in PLACEHOLDER_SECRETS:
+            raise ValueError("the database password is a placeholder; set a real one in production")
+        if len(self.flower_password.get_secret_value()) < 12 or not self.flower_user:
+            raise ValueError("set STYLECAT_FLOWER_USER and a STYLECAT_FLOWER_PASSWORD of 12+ characters")
 
 
 @lru_cache

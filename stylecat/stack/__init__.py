@@ -10,7 +10,7 @@ from stylecat.stack.opensearch import OpenSearch
 from stylecat.stack.postgres import Postgres
 from stylecat.stack.redis import Redis
 
-__all__ = ["SERVICE_NAMES", "Service", "StackError", "env_lines", "services"]
+__all__ = ["SERVICE_NAMES", "OpenSearch", "Postgres", "Redis", "Service", "StackError", "env_lines", "services"]
 
 SERVICE_NAMES = ("postgres", "redis", "opensearch")
 _CLASSES: dict[str, type[Service]] = {"postgres": Postgres, "redis": Redis, "opensearch": OpenSearch}

@@ -1,0 +1,1 @@
+"""SageMaker-compatible model server (/ping, /invocations) and its container entrypoint."""

@@ -1,0 +1,1 @@
+"""The style CNN: dataset, architecture, training with MLflow, evaluation, pyfunc, shipped champion."""

@@ -1,0 +1,1 @@
+"""The upload hook (function and HTTP endpoint) and the backfill command."""

@@ -1,0 +1,1 @@
+"""OpenSearch: index mapping, the indexer (PostgreSQL outbox to OpenSearch), the search API."""

@@ -1,0 +1,47 @@
+"""The HTTP API: one FastAPI app that mounts the producer's and the search's routes, plus /health."""
+
+from typing import Any
+
+import redis
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import OpenSearchException
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from db.session import get_engine
+from stylecat.settings import get_settings
+
+app = FastAPI(title="stylecat", summary="Illustration styles, categorized in the background and searchable.")
+
+
+def _check_postgres() -> str:
+    with get_engine().connect() as conn:
+        return str(conn.execute(text("SHOW server_version")).scalar())
+
+
+def _check_redis() -> str:
+    client = redis.Redis.from_url(get_settings().redis_url, socket_connect_timeout=2, socket_timeout=2)
+    return str(client.info("server")["redis_version"])
+
+
+def _check_opensearch() -> str:
+    client = OpenSearch(get_settings().opensearch_url, timeout=2, max_retries=0)
+    version = client.info()["version"]
+    return f"{version['distribution']} {version['number']}"
+
+
+@app.get("/health")
+def health() -> JSONResponse:
+    """Reachability of PostgreSQL, Redis and OpenSearch; 503 if any is down."""
+    checks = {"postgres": _check_postgres, "redis": _check_redis, "opensearch": _check_opensearch}
+    report: dict[str, Any] = {}
+    for name, check in checks.items():
+        try:
+            report[name] = {"ok": True, "version": check()}
+        except (SQLAlchemyError, redis.RedisError, OpenSearchException, OSError) as exc:
+            report[name] = {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
+    healthy = all(item["ok"] for item in report.values())
+    return JSONResponse({"status": "ok" if healthy else "degraded", "services": report},
+                        status_code=200 if healthy else 503)

@@ -1,0 +1,30 @@
+"""The one settings object: environment prefix, derived paths, and refusals of unsafe values."""
+
+import pytest
+from pydantic import SecretStr
+
+from stylecat.settings import Settings
+
+
+def test_reads_stylecat_prefixed_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("STYLECAT_REDIS_URL", "redis://127.0.0.1:6390/3")
+    monkeypatch.setenv("STYLECAT_STACK_DIR", str(tmp_path))
+    settings = Settings()
+    assert settings.redis_url == "redis://127.0.0.1:6390/3"
+    assert settings.mlflow_tracking_uri == f"sqlite:///{tmp_path}/mlflow/mlflow.db"
+
+
+def test_visibility_timeout_must_outlast_the_task_time_limit() -> None:
+    with pytest.raises(ValueError, match="visibility_timeout"):
+        Settings(task_time_limit=600, broker_visibility_timeout=300)
+
+
+def test_production_refuses_placeholder_secrets() -> None:
+    strong = {"flower_user": "ops", "flower_password": SecretStr("a-long-random-secret")}
+    with pytest.raises(ValueError, match="database password"):
+        Settings(environment="production", **strong)
+    with pytest.raises(ValueError, match="FLOWER_PASSWORD"):
+        Settings(environment="production", database_url="postgresql+psycopg://u:s3cret-pw@db/x",
+                 flower_user="ops", flower_password=SecretStr("short"))
+    ok = Settings(environment="production", database_url="postgresql+psycopg://u:s3cret-pw@db/x", **strong)
+    assert ok.environment == "production"
