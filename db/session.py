@@ -20,14 +20,18 @@ def get_engine() -> Engine:
 
 
 @lru_cache
-def _session_factory(url: str) -> sessionmaker[Session]:
+def _factory_for(url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=engine_for(url), expire_on_commit=False)
+
+
+def session_factory() -> sessionmaker[Session]:
+    return _factory_for(get_settings().database_url)
 
 
 @contextmanager
 def session_scope() -> Iterator[Session]:
     """A session whose transaction commits on success and rolls back on any exception."""
-    session = _session_factory(get_settings().database_url)()
+    session = session_factory()()
     try:
         yield session
         session.commit()

@@ -1,9 +1,10 @@
 """The HTTP API: one FastAPI app that mounts the producer's and the search's routes, plus /health."""
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import OpenSearchException
@@ -11,9 +12,24 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.session import get_engine
+from producer import routes as producer_routes
+from search import routes as search_routes
 from stylecat.settings import get_settings
 
 app = FastAPI(title="stylecat", summary="Illustration styles, categorized in the background and searchable.")
+app.include_router(producer_routes.router)
+app.include_router(search_routes.router)
+
+
+@app.middleware("http")
+async def refuse_oversized_bodies(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Answer 413 from the declared length, before a byte of an oversized body is read."""
+    declared = request.headers.get("content-length", "0")
+    limit = get_settings().max_upload_bytes + 64 * 1024  # multipart framing on top of the file
+    if not declared.isdigit() or int(declared) > limit:
+        return JSONResponse({"detail": {"code": "too_large", "message": f"request body over {limit} bytes"}},
+                            status_code=413)
+    return await call_next(request)
 
 
 def _check_postgres() -> str:

@@ -4,6 +4,10 @@ from typing import Annotated
 
 import typer
 
+from model import cli as model_cli
+from model.cli import model_app
+from producer import cli as producer_cli
+from search import cli as search_cli
 from stylecat.settings import get_settings
 
 app = typer.Typer(help="Categorize illustration styles in the background; search them by style.",
@@ -11,8 +15,16 @@ app = typer.Typer(help="Categorize illustration styles in the background; search
 stack_app = typer.Typer(help="The local stack of real PostgreSQL, Redis and OpenSearch servers.",
                         no_args_is_help=True)
 db_app = typer.Typer(help="Schema migrations (Alembic).", no_args_is_help=True)
+reviews_app = typer.Typer(help="Human corrections of predicted styles.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
+app.add_typer(model_app, name="model")
+app.add_typer(reviews_app, name="reviews")
+app.command("train")(model_cli.train)
+app.command("backfill")(producer_cli.backfill)
+app.command("upload")(producer_cli.upload)
+app.command("index")(search_cli.index)
+reviews_app.command("export")(producer_cli.export_reviews)
 
 Only = Annotated[list[str] | None, typer.Option("--only", help="postgres, redis or opensearch (repeatable).")]
 
@@ -130,6 +142,7 @@ def worker(
     unknown = set(names) - {queue.value for queue in Queue}
     if unknown or not names:
         _fail(f"unknown queue(s) {sorted(unknown)}; choose from {', '.join(q.value for q in Queue)}")
+    celery_app.conf.worker_concurrency = concurrency  # read by each child to size its torch threads
     celery_app.worker_main(["worker", "-Q", ",".join(names), "-c", str(concurrency), f"--loglevel={loglevel}"])
 
 

@@ -26,6 +26,46 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str = ""
     """Empty means a local sqlite store under `stack_dir/mlflow`."""
 
+    # Model and classifier
+    model_name: str = "style-cnn"
+    """The registered MLflow model."""
+    model_uri: str = "models:/style-cnn@champion"
+    """What workers and the inference server load; the alias is resolved (and followed) at load time."""
+    classifier: Literal["local"] = "local"
+    torch_threads: int = Field(default=0, ge=0)
+    """Torch threads per worker process; 0 means cores // worker concurrency."""
+
+    # Storage of uploaded bytes
+    storage: Literal["local", "s3"] = "local"
+    storage_dir: Path | None = None
+    """Folder of the local store; default `stack_dir/images`."""
+    s3_bucket: str = ""
+    s3_prefix: str = "images/"
+    s3_endpoint_url: str | None = None
+    """A local S3-compatible server (moto) instead of AWS."""
+    aws_region: str = "us-east-1"
+
+    # Input limits
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    max_image_pixels: int = Field(default=40_000_000, gt=0)
+    """Larger images are refused as decompression bombs."""
+    url_allowed_hosts: list[str] = []
+    """Hosts that registered http(s) sources may name; empty: any host with a public address."""
+    allow_private_urls: bool = False
+    """Let http(s) sources resolve to loopback/private addresses (tests and closed networks only)."""
+    fetch_timeout: float = Field(default=10.0, gt=0)
+
+    # Pipeline
+    opensearch_index: str = "illustrations"
+    """The alias that search reads and the indexer writes; it points at a versioned index."""
+    max_attempts: int = Field(default=5, ge=1)
+    """Attempts per image before it is failed with code `too_many_attempts`."""
+    stale_after: int = Field(default=600, gt=0)
+    """Seconds after which the sweeper re-enqueues an image left queued or processing."""
+    index_debounce: float = Field(default=1.0, ge=0)
+    """Seconds the indexer waits after a write, so that many writes share one bulk request."""
+    backfill_batch_size: int = Field(default=64, ge=1, le=1000)
+
     # Celery
     task_soft_time_limit: int = 120
     """Seconds before a task gets SoftTimeLimitExceeded (and marks its images failed)."""
@@ -51,9 +91,12 @@ class Settings(BaseSettings):
     def _derive_paths(self) -> "Settings":
         if self.broker_visibility_timeout <= self.task_time_limit:
             raise ValueError("broker_visibility_timeout must exceed task_time_limit, or jobs run twice")
+        if self.stale_after <= self.task_time_limit:
+            raise ValueError("stale_after must exceed task_time_limit, or the sweeper re-runs live tasks")
         if self.environment == "production":
             self._refuse_placeholder_secrets()
         self.stack_dir = self.stack_dir.expanduser().resolve()
+        self.storage_dir = (self.storage_dir or self.stack_dir / "images").expanduser().resolve()
         if not self.mlflow_tracking_uri:
             self.mlflow_tracking_uri = f"sqlite:///{self.stack_dir / 'mlflow' / 'mlflow.db'}"
         return self

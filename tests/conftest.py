@@ -1,57 +1,104 @@
 """Fixtures against the real stack (`stylecat stack up`): PostgreSQL, Redis and OpenSearch.
 
-The suite works in databases of its own, so it never touches the demo's data.
+The suite points the settings at resources of its own — a `<db>_test` database, Redis database 15,
+an OpenSearch alias `stylecat-test`, a storage folder and an MLflow store under the stack folder —
+so it never touches the demo's data. Worker processes started by tests inherit the same environment.
 """
 
-import os
+import shutil
 import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
+import redis
 from psycopg import sql
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from db import migrate
 from db.session import engine_for
 from stylecat.settings import Settings, get_settings
 
-
-@pytest.fixture(scope="session")
-def settings() -> Settings:
-    return get_settings()
+_base = get_settings()
+TEST_DB = f"{make_url(_base.database_url).database}_test"
+TEST_ENV = {
+    "STYLECAT_DATABASE_URL": make_url(_base.database_url).set(database=TEST_DB).render_as_string(hide_password=False),
+    "STYLECAT_REDIS_URL": _base.redis_url.rsplit("/", 1)[0] + "/15",
+    "STYLECAT_OPENSEARCH_INDEX": "stylecat-test",
+    "STYLECAT_STORAGE_DIR": str(_base.stack_dir / "test" / "images"),
+    "STYLECAT_MLFLOW_TRACKING_URI": f"sqlite:///{_base.stack_dir / 'test' / 'mlflow' / 'mlflow.db'}",
+    "STYLECAT_STACK_DIR": str(_base.stack_dir),
+    "STYLECAT_INDEX_DEBOUNCE": "0.3",
+}
 
 
 def _admin_conninfo(settings: Settings) -> str:
     return make_url(settings.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _create_database(settings: Settings, name: str) -> str:
-    with psycopg.connect(_admin_conninfo(settings), autocommit=True) as conn:
+def _create_database(name: str) -> str:
+    with psycopg.connect(_admin_conninfo(_base), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return make_url(settings.database_url).set(database=name).render_as_string(hide_password=False)
+    return make_url(_base.database_url).set(database=name).render_as_string(hide_password=False)
 
 
-def _drop_database(settings: Settings, url: str) -> None:
+def _drop_database(url: str) -> None:
     engine_for(url).dispose()
     name = make_url(url).database
-    with psycopg.connect(_admin_conninfo(settings), autocommit=True) as conn:
+    with psycopg.connect(_admin_conninfo(_base), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-@pytest.fixture
-def empty_database_url(settings: Settings) -> Iterator[str]:
-    """A new, empty database, dropped afterwards."""
-    url = _create_database(settings, f"stylecat_empty_{uuid.uuid4().hex[:8]}")
-    yield url
-    _drop_database(settings, url)
+@pytest.fixture(scope="session", autouse=True)
+def test_environment() -> Iterator[Settings]:
+    """Fresh test resources for the run, and the settings pointed at them."""
+    shutil.rmtree(_base.stack_dir / "test", ignore_errors=True)
+    (_base.stack_dir / "test" / "mlflow").mkdir(parents=True)
+    _create_database(TEST_DB)
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in TEST_ENV.items():
+            patch.setenv(key, value)
+        get_settings.cache_clear()
+        settings = get_settings()
+        migrate.upgrade()
+        redis.Redis.from_url(settings.redis_url).flushdb()
+        _delete_test_indexes(settings)
+        yield settings
+        get_settings.cache_clear()
+    _drop_database(TEST_ENV["STYLECAT_DATABASE_URL"])
+
+
+def _delete_test_indexes(settings: Settings) -> None:
+    from search.client import get_client
+
+    client = get_client()
+    for name in client.indices.get(index=f"{settings.opensearch_index}*"):
+        client.indices.delete(index=name)
 
 
 @pytest.fixture(scope="session")
-def database_url(settings: Settings) -> Iterator[str]:
-    """The suite's migrated database (`<name>_test`), made afresh for each run."""
-    url = _create_database(settings, f"{make_url(settings.database_url).database}_test")
-    migrate.upgrade(database_url=url)
+def settings(test_environment: Settings) -> Settings:
+    return test_environment
+
+
+@pytest.fixture(scope="session")
+def database_url(settings: Settings) -> str:
+    return settings.database_url
+
+
+@pytest.fixture
+def clean_tables(settings: Settings) -> None:
+    """Empty the test database's tables (ids restart), for tests that count rows."""
+    with engine_for(settings.database_url).begin() as conn:
+        conn.execute(text("TRUNCATE images, style_predictions, style_reviews RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def empty_database_url() -> Iterator[str]:
+    """A new, empty database, dropped afterwards."""
+    url = _create_database(f"stylecat_empty_{uuid.uuid4().hex[:8]}")
     yield url
-    _drop_database(settings, url)
+    _drop_database(url)
+

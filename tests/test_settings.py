@@ -9,6 +9,7 @@ from stylecat.settings import Settings
 def test_reads_stylecat_prefixed_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("STYLECAT_REDIS_URL", "redis://127.0.0.1:6390/3")
     monkeypatch.setenv("STYLECAT_STACK_DIR", str(tmp_path))
+    monkeypatch.delenv("STYLECAT_MLFLOW_TRACKING_URI")
     settings = Settings()
     assert settings.redis_url == "redis://127.0.0.1:6390/3"
     assert settings.mlflow_tracking_uri == f"sqlite:///{tmp_path}/mlflow/mlflow.db"

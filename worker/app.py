@@ -20,7 +20,7 @@ class Queue(StrEnum):
 
 def make_app() -> Celery:
     settings = get_settings()
-    celery = Celery("stylecat", broker=settings.redis_url)
+    celery = Celery("stylecat", broker=settings.redis_url, include=["worker.tasks"])
     transport = {"visibility_timeout": settings.broker_visibility_timeout}
     celery.conf.update(
         task_serializer="json",
@@ -40,6 +40,14 @@ def make_app() -> Celery:
         task_default_queue=Queue.LIVE.value,
         worker_send_task_events=True,  # for Flower
         task_send_sent_event=True,
+        # periodic runs expire, so that a backlog cannot pile up repeats
+        beat_schedule={
+            "sweep": {"task": "stylecat.sweep", "schedule": 60.0,
+                      "options": {"expires": 55, "queue": Queue.INDEX.value}},
+            "index": {"task": "stylecat.index", "schedule": 30.0,
+                      "options": {"expires": 25, "queue": Queue.INDEX.value}},
+        },
+        beat_schedule_filename=str(settings.stack_dir / "celerybeat-schedule"),
     )
     return celery
 

@@ -1,0 +1,131 @@
+"""The few write paths: new images, claims, predictions, failures, reviews and the indexer's outbox.
+
+Every write that changes what search shows bumps `images.index_version`; the indexer works from that.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from db.models import Image, ImageStatus, PredictionRole, StylePrediction, StyleReview, StyleSource
+
+
+@dataclass(frozen=True)
+class NewImage:
+    storage_ref: str
+    title: str | None = None
+    content_type: str | None = None
+    size_bytes: int | None = None
+    width: int | None = None
+    height: int | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    image_id: int
+    style: str
+    probs: dict[str, float]
+    latency_ms: float | None = None
+
+    @property
+    def confidence(self) -> float:
+        return self.probs[self.style]
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    name: str
+    version: str
+    backend: str
+
+
+def create_image(*, session: Session, image: NewImage) -> int:
+    return session.execute(insert(Image).values(**image.__dict__).returning(Image.id)).scalar_one()
+
+
+def claim(*, session: Session, image_ids: Sequence[int], model: ModelRef, max_attempts: int) -> list[Image]:
+    """Mark the images `processing` and count an attempt; return those that need this model's run.
+
+    Skipped: unknown ids, and images already categorized by this very model version (so a task run
+    twice changes nothing). Images past `max_attempts` are failed with `too_many_attempts`.
+    """
+    rows = session.scalars(
+        select(Image).where(Image.id.in_(image_ids)).order_by(Image.id).with_for_update(skip_locked=True)
+    ).all()
+    todo = []
+    for row in rows:
+        if row.status == ImageStatus.CATEGORIZED and (row.model_name, row.model_version) == (model.name, model.version):
+            continue
+        if row.attempts >= max_attempts:
+            _fail(row, "too_many_attempts", f"gave up after {row.attempts} attempts")
+            continue
+        row.status = ImageStatus.PROCESSING
+        row.attempts += 1
+        todo.append(row)
+    session.flush()
+    return todo
+
+
+def record_predictions(*, session: Session, predictions: Sequence[Prediction], model: ModelRef) -> None:
+    """Append each prediction to the history (once per image and model version) and make it the
+    image's style, unless a human reviewed the image: a review is never overwritten."""
+    if not predictions:
+        return
+    session.execute(
+        pg_insert(StylePrediction)
+        .values([
+            {"image_id": p.image_id, "model_name": model.name, "model_version": model.version,
+             "role": PredictionRole.CHAMPION, "backend": model.backend, "style": p.style, "probs": p.probs,
+             "confidence": p.confidence, "latency_ms": p.latency_ms}
+            for p in predictions
+        ])
+        .on_conflict_do_nothing(index_elements=["image_id", "model_name", "model_version", "role"])
+    )
+    model_owns_style = Image.style_source.is_distinct_from(StyleSource.REVIEW.value)
+    statement = (
+        update(Image)
+        .where(Image.id == bindparam("b_id"))
+        .values(
+            status=ImageStatus.CATEGORIZED.value, attempts=0, error_code=None, error_message=None,
+            model_name=model.name, model_version=model.version, predicted_at=func.now(),
+            index_version=Image.index_version + 1,
+            style=case((model_owns_style, bindparam("b_style")), else_=Image.style),
+            style_probs=case((model_owns_style, bindparam("b_probs", type_=JSONB)), else_=Image.style_probs),
+            confidence=case((model_owns_style, bindparam("b_confidence")), else_=Image.confidence),
+            style_source=case((model_owns_style, StyleSource.MODEL.value), else_=Image.style_source),
+        )
+    )
+    session.connection().execute(statement, [
+        {"b_id": p.image_id, "b_style": p.style, "b_probs": p.probs, "b_confidence": p.confidence}
+        for p in predictions
+    ])
+
+def _fail(row: Image, code: str, message: str) -> None:
+    row.status = ImageStatus.FAILED
+    row.error_code = code
+    row.error_message = message[:2000]
+    row.index_version += 1
+
+
+def mark_failed(*, session: Session, image_id: int, code: str, message: str) -> None:
+    row = session.get(Image, image_id, with_for_update=True)
+    if row is not None:
+        _fail(row, code, message)
+
+
+def add_review(*, session: Session, image_id: int, style: str, reviewer: str) -> Image | None:
+    """Record a human correction; from now on it is the image's style. None if the image is unknown."""
+    row = session.get(Image, image_id, with_for_update=True)
+    if row is None:
+        return None
+    session.add(StyleReview(image_id=image_id, style=style, reviewer=reviewer))
+    row.style = style
+    row.style_source = StyleSource.REVIEW
+    row.index_version += 1
+    session.flush()
+    return row

@@ -1,0 +1,124 @@
+"""CLI: `stylecat train` and `stylecat model list | promote | evaluate | bootstrap`."""
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stylecat.settings import get_settings
+
+model_app = typer.Typer(help="The registered style CNN: versions, aliases, evaluation.", no_args_is_help=True)
+
+
+def train(
+    data: Annotated[Path | None, typer.Option(help="Labelled folder DIR/<style>/*; default: synthetic.")] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 20,
+    image_size: Annotated[int, typer.Option(min=32, max=512)] = 128,
+    batch_size: Annotated[int, typer.Option(min=2)] = 64,
+    n_train: Annotated[int, typer.Option(min=8, help="Synthetic training images.")] = 12_000,
+    n_test: Annotated[int, typer.Option(min=4, help="Synthetic held-out images.")] = 2_000,
+    seed: int = 1,
+    threads: Annotated[int, typer.Option(min=1, help="Torch threads.")] = 2,
+    promote_to: Annotated[str | None, typer.Option("--promote", help="Point this alias at the new version.")] = None,
+) -> None:
+    """Train the CNN, log the run to MLflow and register a new version of the model."""
+    from model import registry
+    from model.dataset import DatasetError
+    from model.evaluation import format_report
+    from model.training import TrainConfig, train as run_training
+
+    settings = get_settings()
+    config = TrainConfig(data=data, n_train=n_train, n_test=n_test, epochs=epochs, image_size=image_size,
+                         batch_size=batch_size, seed=seed, threads=threads)
+    try:
+        result = run_training(config, settings)
+    except DatasetError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(format_report(result.metrics))
+    typer.echo(f"\nregistered {settings.model_name} version {result.version} (run {result.run_id})")
+    if promote_to:
+        registry.promote(registry.configure(settings), settings.model_name, result.version, promote_to)
+        typer.echo(f"alias {promote_to} -> version {result.version}")
+
+
+@model_app.command("list")
+def list_versions() -> None:
+    """Versions of the registered model with their test accuracy and aliases."""
+    from model import registry
+
+    settings = get_settings()
+    client = registry.configure(settings)
+    versions = client.search_model_versions(f"name = '{settings.model_name}'", order_by=["version_number ASC"])
+    if not versions:
+        typer.echo(f"no versions of {settings.model_name} yet (stylecat model bootstrap)")
+    for version in versions:
+        metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+        accuracy = metrics.get("test_accuracy")
+        shown = f"{accuracy:.4f}" if accuracy is not None else "-"
+        typer.echo(f"version {version.version:>4}  test_accuracy {shown:>7}  aliases {','.join(version.aliases) or '-'}"
+                   f"  run {version.run_id}")
+
+
+@model_app.command("promote")
+def promote(
+    version: str,
+    alias: Annotated[str, typer.Option(help="Alias to move; consumers follow it.")] = "champion",
+) -> None:
+    """Point ALIAS at VERSION. Roll back by promoting the previous version again."""
+    from mlflow.exceptions import MlflowException
+
+    from model import registry
+
+    settings = get_settings()
+    try:
+        previous = registry.promote(registry.configure(settings), settings.model_name, version, alias)
+    except MlflowException as exc:
+        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"alias {alias}: {previous or 'unset'} -> {version}"
+               + (f"  (roll back: stylecat model promote {previous} --alias {alias})" if previous else ""))
+
+
+@model_app.command("bootstrap")
+def bootstrap() -> None:
+    """Register the shipped champion as version 1 with alias `champion` if the registry is empty."""
+    from model import registry
+
+    settings = get_settings()
+    resolved = registry.ensure_champion(registry.configure(settings), settings.model_name)
+    typer.echo(f"{resolved.name}@champion -> version {resolved.version}")
+
+
+@model_app.command("evaluate")
+def evaluate(
+    model: Annotated[str | None, typer.Option(help="models:/... URI or a weights folder; default: the setting.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Labelled folder; default: the held-out synthetic split.")] = None,
+    n: Annotated[int, typer.Option(min=4, help="Held-out synthetic images.")] = 2_000,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Accuracy, per-class precision/recall/F1 and the confusion matrix."""
+    from model.dataset import TEST_SEED, DatasetError, folder_split, synthetic_split
+    from model.evaluation import format_report, report
+    from model.predictor import StylePredictor
+    from model.training import predict_labels
+
+    settings = get_settings()
+    uri = model or settings.model_uri
+    if Path(uri).is_dir():
+        predictor = StylePredictor.load(Path(uri))
+    else:
+        from model import registry
+
+        predictor = registry.load_predictor(registry.resolve(registry.configure(settings), uri))
+    try:
+        if data is None:
+            pixels, labels = synthetic_split(n, TEST_SEED, predictor.image_size)
+        else:
+            pixels, labels, _ = folder_split(data, predictor.image_size)
+    except DatasetError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    result = report(labels, predict_labels(predictor, pixels))
+    typer.echo(json.dumps({"model": uri, **result}) if as_json else format_report(result))

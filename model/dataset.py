@@ -1,0 +1,71 @@
+"""Training and evaluation data as uint8 pixels, through the production preprocessing path.
+
+Two sources: the seeded synthetic generator (every image is encoded to JPEG/PNG and decoded again,
+so training sees compression artefacts as production does), and a labelled folder
+`DIR/<style>/*.jpg|png|webp` — real data, or human reviews exported by `stylecat reviews export`.
+"""
+
+import multiprocessing
+from pathlib import Path
+
+import numpy as np
+
+from model import synthetic
+from model.preprocess import ImageDecodeError, load_image, to_uint8_array
+from stylecat.styles import STYLES
+
+TEST_SEED = 2_000_003
+"""The held-out split's seed; training refuses it, so evaluation never sees training images."""
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+
+
+class DatasetError(ValueError):
+    """A data source that cannot be used as it is; the message says why."""
+
+
+def _synthetic_one(job: tuple[int, int, int]) -> np.ndarray:
+    index, seed, size = job
+    image, _ = synthetic.sample(index, seed)
+    data = synthetic.encode(image, np.random.default_rng([seed, index, 1]))
+    return to_uint8_array(load_image(data, draft_size=size), size)
+
+
+def synthetic_split(n: int, seed: int, size: int, workers: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """`n` generated images (NHWC uint8) and their labels; the same (n, seed, size) gives the same data."""
+    jobs = [(i, seed, size) for i in range(n)]
+    if workers > 1:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            pixels = pool.map(_synthetic_one, jobs, chunksize=32)
+    else:
+        pixels = [_synthetic_one(job) for job in jobs]
+    labels = np.array([STYLES.index(synthetic.style_of(i, seed)) for i in range(n)], dtype=np.int64)
+    return np.stack(pixels), labels
+
+
+def folder_files(folder: Path) -> list[tuple[Path, int]]:
+    """(file, label) for DIR/<style>/*; unknown class folders are an error, not silently skipped."""
+    if not folder.is_dir():
+        raise DatasetError(f"{folder} is not a folder")
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    unknown = [name for name in classes if name not in STYLES]
+    if unknown:
+        raise DatasetError(f"unknown class folder(s) {unknown} in {folder}: expected only {list(STYLES)}")
+    files = [(path, STYLES.index(style)) for style in classes for path in sorted((folder / style).iterdir())
+             if path.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise DatasetError(f"no images under {folder}/<style>/ (expected {sorted(IMAGE_SUFFIXES)})")
+    return files
+
+
+def folder_split(folder: Path, size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Pixels and labels of a labelled folder, and the files that could not be decoded (skipped)."""
+    pixels, labels, skipped = [], [], []
+    for path, label in folder_files(folder):
+        try:
+            pixels.append(to_uint8_array(load_image(path.read_bytes(), draft_size=size), size))
+            labels.append(label)
+        except ImageDecodeError as exc:
+            skipped.append(f"{path}: {exc.code}")
+    if not pixels:
+        raise DatasetError(f"none of the images under {folder} could be decoded")
+    return np.stack(pixels), np.array(labels, dtype=np.int64), skipped

@@ -1,0 +1,54 @@
+"""Accuracy, per-class precision/recall/F1 and the confusion matrix of predictions against labels."""
+
+from typing import Any
+
+import numpy as np
+
+from stylecat.styles import STYLES
+
+
+def report(labels: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
+    k = len(STYLES)
+    confusion = np.zeros((k, k), dtype=int)
+    np.add.at(confusion, (labels, predicted), 1)
+    per_class = {}
+    for c, style in enumerate(STYLES):
+        precision = confusion[c, c] / max(confusion[:, c].sum(), 1)
+        recall = confusion[c, c] / max(confusion[c].sum(), 1)
+        f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+        per_class[style] = {"precision": round(float(precision), 4), "recall": round(float(recall), 4),
+                            "f1": round(float(f1), 4), "support": int(confusion[c].sum())}
+    return {"n": int(len(labels)), "accuracy": round(float((labels == predicted).mean()), 4),
+            "per_class": per_class, "confusion": confusion.tolist(), "labels": list(STYLES)}
+
+
+def format_report(result: dict[str, Any]) -> str:
+    lines = [f"n = {result['n']}   accuracy = {result['accuracy']:.4f}", "",
+             f"{'style':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
+    for style, m in result["per_class"].items():
+        lines.append(f"{style:<12}{m['precision']:>10.4f}{m['recall']:>10.4f}{m['f1']:>10.4f}{m['support']:>10}")
+    lines += ["", "confusion (rows = true, columns = predicted)", " " * 12 + "".join(f"{s:>11}" for s in STYLES)]
+    for style, row in zip(STYLES, result["confusion"], strict=True):
+        lines.append(f"{style:<12}" + "".join(f"{n:>11}" for n in row))
+    return "\n".join(lines)
+
+
+def confusion_figure(result: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """A matplotlib figure of the confusion matrix, for MLflow."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    matrix = np.array(result["confusion"])
+    figure, axes = plt.subplots(figsize=(5, 4.5))
+    axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(len(STYLES)), STYLES, rotation=30)
+    axes.set_yticks(range(len(STYLES)), STYLES)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    for (i, j), n in np.ndenumerate(matrix):
+        axes.text(j, i, str(n), ha="center", va="center", color="white" if n > matrix.max() / 2 else "black")
+    axes.set_title(f"accuracy {result['accuracy']:.3f} (n={result['n']})")
+    figure.tight_layout()
+    return figure

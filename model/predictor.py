@@ -1,0 +1,82 @@
+"""The loaded CNN: a folder of weights and config in, style probabilities out.
+
+Shared by the worker's local backend, the MLflow pyfunc and the inference server, so that all of
+them preprocess and predict in exactly one way.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model.net import StyleNet
+from model.preprocess import ImageDecodeError, load_image, normalize, to_uint8_array
+from stylecat.styles import STYLES
+
+WEIGHTS = "weights.pt"
+CONFIG = "config.json"
+
+
+@dataclass(frozen=True)
+class StyleResult:
+    pred: str
+    probs: dict[str, float]
+
+    def as_contract(self) -> dict[str, Any]:
+        return {"pred": self.pred, "probs": self.probs}
+
+
+class StylePredictor:
+    def __init__(self, net: StyleNet, image_size: int) -> None:
+        self.net = net.eval().to(memory_format=torch.channels_last)
+        self.image_size = image_size
+
+    @classmethod
+    def load(cls, folder: Path) -> "StylePredictor":
+        config = json.loads((folder / CONFIG).read_text())
+        if tuple(config["styles"]) != STYLES:
+            raise ValueError(f"model styles {config['styles']} differ from {list(STYLES)}")
+        net = StyleNet(widths=tuple(config["widths"]))
+        net.load_state_dict(torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True))
+        return cls(net, int(config["image_size"]))
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(self.net.state_dict(), folder / WEIGHTS)
+        config = {"styles": list(STYLES), "widths": list(self.net.widths), "image_size": self.image_size}
+        (folder / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+
+    def pixels(self, data: bytes, max_pixels: int) -> np.ndarray:
+        """Decode untrusted bytes into the model's uint8 HWC input; raises ImageDecodeError."""
+        return to_uint8_array(load_image(data, max_pixels=max_pixels, draft_size=self.image_size), self.image_size)
+
+    @staticmethod
+    def tensor(batch_hwc: np.ndarray) -> torch.Tensor:
+        """uint8 NHWC pixels to the normalised, channels-last input tensor."""
+        return torch.from_numpy(normalize(batch_hwc)).contiguous(memory_format=torch.channels_last)
+
+    def probabilities(self, batch_hwc: np.ndarray) -> np.ndarray:
+        """One forward pass over uint8 NHWC pixels; returns N x len(STYLES) probabilities."""
+        with torch.inference_mode():
+            return torch.softmax(self.net(self.tensor(batch_hwc)).float(), dim=1).numpy()
+
+    def predict(self, items: Sequence[bytes], max_pixels: int = 40_000_000) -> list[StyleResult | ImageDecodeError]:
+        """Per item, a result or the decode error that names what is wrong with that image."""
+        decoded: list[np.ndarray | ImageDecodeError] = []
+        for data in items:
+            try:
+                decoded.append(self.pixels(data, max_pixels))
+            except ImageDecodeError as exc:
+                decoded.append(exc)
+        good = [d for d in decoded if isinstance(d, np.ndarray)]
+        probs = iter(self.probabilities(np.stack(good)) if good else [])
+        return [d if isinstance(d, ImageDecodeError) else to_result(next(probs)) for d in decoded]
+
+
+def to_result(row: np.ndarray) -> StyleResult:
+    probs = {style: round(float(p), 6) for style, p in zip(STYLES, row, strict=True)}
+    return StyleResult(pred=STYLES[int(np.argmax(row))], probs=probs)

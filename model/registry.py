@@ -1,0 +1,107 @@
+"""The MLflow registry of `style-cnn`: versions, aliases, the shipped champion, and loading.
+
+Aliases (not the deprecated stages) name what runs: `models:/style-cnn@champion`. An alias is
+resolved at load time, so every prediction records the version it resolved to.
+"""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from model.pyfunc import ARTIFACT, register
+from stylecat.settings import Settings
+
+if TYPE_CHECKING:
+    from model.predictor import StylePredictor
+
+log = logging.getLogger(__name__)
+
+CHAMPION_DIR = Path(__file__).parent / "champion"
+EXPERIMENT = "style-cnn"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    name: str
+    version: str
+    source: str  # the version's artifact URI
+
+
+def configure(settings: Settings) -> MlflowClient:
+    """Point MLflow at the configured tracking/registry store and the experiment's artifact folder."""
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    if settings.mlflow_tracking_uri.startswith("sqlite:"):
+        (settings.stack_dir / "mlflow").mkdir(parents=True, exist_ok=True)
+    client = MlflowClient()
+    if client.get_experiment_by_name(EXPERIMENT) is None:
+        location = None
+        if settings.mlflow_tracking_uri.startswith("sqlite:"):
+            location = (settings.stack_dir / "mlflow" / "artifacts").as_uri()
+        try:
+            client.create_experiment(EXPERIMENT, artifact_location=location)
+        except MlflowException:  # created concurrently by another process
+            pass
+    mlflow.set_experiment(EXPERIMENT)
+    return client
+
+
+def resolve(client: MlflowClient, uri: str) -> ResolvedModel:
+    """`models:/name@alias`, `models:/name/version` or `models:/name/latest` to a concrete version."""
+    if not uri.startswith("models:/"):
+        raise ValueError(f"not a registry URI: {uri!r} (expected models:/name@alias or models:/name/version)")
+    path = uri.removeprefix("models:/")
+    if "@" in path:
+        name, alias = path.split("@", 1)
+        version: ModelVersion = client.get_model_version_by_alias(name, alias)
+    else:
+        name, _, number = path.partition("/")
+        if number in ("", "latest"):
+            versions = client.search_model_versions(f"name = '{name}'", order_by=["version_number DESC"],
+                                                    max_results=1)
+            if not versions:
+                raise MlflowException(f"registered model {name!r} has no versions")
+            version = versions[0]
+        else:
+            version = client.get_model_version(name, number)
+    return ResolvedModel(name=version.name, version=str(version.version), source=version.source)
+
+
+def load_predictor(resolved: ResolvedModel) -> "StylePredictor":
+    """The version's weights, read straight from its artifacts (no pyfunc wrapper on the hot path)."""
+    from model.predictor import StylePredictor  # torch is imported in the process that predicts
+
+    local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{resolved.name}/{resolved.version}")
+    return StylePredictor.load(Path(local) / "artifacts" / ARTIFACT)
+
+
+def promote(client: MlflowClient, name: str, version: str, alias: str) -> str | None:
+    """Point `alias` at `version`; return the version it pointed at before (for a rollback)."""
+    client.get_model_version(name, version)  # raises if there is no such version
+    try:
+        previous: str | None = str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        previous = None
+    client.set_registered_model_alias(name, alias, version)
+    return previous
+
+
+def ensure_champion(client: MlflowClient, name: str) -> ResolvedModel:
+    """On a fresh registry, register the shipped weights as version 1 with alias `champion`."""
+    try:
+        return resolve(client, f"models:/{name}@champion")
+    except MlflowException:
+        pass
+    with mlflow.start_run(run_name="shipped-champion"):
+        mlflow.log_params({"source": "model/champion"})
+        version = register(CHAMPION_DIR, name=name)
+    promote(client, name, version, "champion")
+    log.info("registered the shipped champion as %s version %s", name, version)
+    return resolve(client, f"models:/{name}@champion")

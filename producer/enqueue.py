@@ -1,0 +1,37 @@
+"""Put categorization jobs on the queues. Jobs carry ids only; call after the row's transaction commits.
+
+Sent by task name, so the caller (the API, a host application) never imports the worker's torch code.
+"""
+
+from collections.abc import Sequence
+from typing import Literal
+
+import redis
+
+from stylecat.settings import get_settings
+from worker.app import Queue, app
+
+CATEGORIZE = "stylecat.categorize"
+INDEX = "stylecat.index"
+INDEX_PENDING_KEY = "stylecat:index-scheduled"
+
+Priority = Literal["live", "backfill"]
+
+
+def enqueue(image_id: int, priority: Priority = "live") -> None:
+    """The hook for host applications: categorize this (committed) image in the background."""
+    enqueue_batch([image_id], priority)
+
+
+def enqueue_batch(image_ids: Sequence[int], priority: Priority = "backfill") -> None:
+    queue = Queue.LIVE if priority == "live" else Queue.BACKFILL
+    app.send_task(CATEGORIZE, args=[list(image_ids)], queue=queue.value)
+
+
+def request_indexing() -> None:
+    """Debounced: at most one indexing run is scheduled at a time, and writes meanwhile join it
+    (the index task clears the key when it starts)."""
+    settings = get_settings()
+    client = redis.Redis.from_url(settings.redis_url)
+    if client.set(INDEX_PENDING_KEY, 1, nx=True, ex=max(5, int(settings.index_debounce * 10))):
+        app.send_task(INDEX, queue=Queue.INDEX.value, countdown=settings.index_debounce)

@@ -1,0 +1,31 @@
+"""Human reviews as labelled training data: FOLDER/<style>/<image id>.<ext>, the newest review wins."""
+
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Image, StyleSource
+from stylecat.settings import Settings
+from worker.fetch import FetchError, fetch
+
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
+
+
+def export(*, session: Session, folder: Path, settings: Settings) -> int:
+    """Write every reviewed image under its reviewed style; return how many were written."""
+    written = 0
+    rows = session.execute(select(Image.id, Image.style, Image.storage_ref, Image.content_type)
+                           .where(Image.style_source == StyleSource.REVIEW).order_by(Image.id))
+    for image_id, style, ref, content_type in rows:
+        try:
+            data = fetch(ref, settings)
+        except FetchError:
+            continue
+        target = folder / style / f"{image_id}.{EXTENSIONS.get(content_type or '', 'jpg')}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob(f"*/{image_id}.*"):  # a re-review moves the file to its new style
+            stale.unlink()
+        target.write_bytes(data)
+        written += 1
+    return written

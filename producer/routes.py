@@ -1,0 +1,93 @@
+"""HTTP routes of the producer: upload, register, read an image's state, review it."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, HTTPException, UploadFile
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from db.models import Image
+from db.writes import add_review
+from producer.enqueue import enqueue, request_indexing
+from producer.uploads import UploadRejected, accept_source, accept_upload
+from stylecat.deps import SessionDep, SettingsDep
+from stylecat.styles import STYLES
+from worker.fetch import FetchError
+
+router = APIRouter(prefix="/images", tags=["images"])
+
+Style = Annotated[str, Field(pattern=f"^({'|'.join(STYLES)})$")]
+
+
+class Accepted(BaseModel):
+    id: int
+    status: str = "queued"
+    url: str
+
+
+class RegisterIn(BaseModel):
+    source: str = Field(max_length=2048, description="s3://bucket/key or an http(s) URL")
+    title: str | None = Field(default=None, max_length=500)
+
+
+class ReviewIn(BaseModel):
+    style: Style
+    reviewer: str = Field(min_length=1, max_length=200)
+
+
+def _rejected(exc: UploadRejected) -> HTTPException:
+    return HTTPException(exc.status, {"code": exc.code, "message": exc.message})
+
+
+@router.post("", status_code=202, response_model=Accepted, responses={413: {}, 415: {}, 422: {}})
+def upload(file: Annotated[UploadFile, File()], session: SessionDep,
+           settings: SettingsDep) -> Accepted:
+    """Store an illustration and queue it for categorization (type checked by content, not name)."""
+    data = file.file.read(settings.max_upload_bytes + 1)
+    try:
+        image_id = accept_upload(session=session, data=data, filename=file.filename, settings=settings)
+    except UploadRejected as exc:
+        raise _rejected(exc) from None
+    session.commit()
+    enqueue(image_id, "live")  # after the commit: the worker must see the row
+    return Accepted(id=image_id, url=f"/images/{image_id}")
+
+
+@router.post("/register", status_code=202, response_model=Accepted, responses={422: {}})
+def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> Accepted:
+    """Queue an image a host application already stored (s3:// or an allow-listed URL)."""
+    try:
+        image_id = accept_source(session=session, source=body.source, title=body.title, settings=settings)
+    except UploadRejected as exc:
+        raise _rejected(exc) from None
+    except FetchError as exc:
+        raise HTTPException(422, {"code": exc.code, "message": exc.message}) from None
+    session.commit()
+    enqueue(image_id, "live")
+    return Accepted(id=image_id, url=f"/images/{image_id}")
+
+
+def image_view(image: Image) -> dict[str, Any]:
+    error = {"code": image.error_code, "message": image.error_message} if image.error_code else None
+    return {"id": image.id, "status": image.status, "style": image.style, "confidence": image.confidence,
+            "probs": image.style_probs, "model_version": image.model_version, "style_source": image.style_source,
+            "error": error}
+
+
+@router.get("/{image_id}", responses={404: {}})
+def get_image(image_id: int, session: SessionDep) -> dict[str, Any]:
+    image = session.scalar(select(Image).where(Image.id == image_id))
+    if image is None:
+        raise HTTPException(404, {"code": "not_found", "message": f"no image {image_id}"})
+    return image_view(image)
+
+
+@router.post("/{image_id}/review", responses={404: {}})
+def review(image_id: int, body: ReviewIn, session: SessionDep) -> dict[str, Any]:
+    """A human correction: from now on the image's style, whatever later model runs predict."""
+    image = add_review(session=session, image_id=image_id, style=body.style, reviewer=body.reviewer)
+    if image is None:
+        raise HTTPException(404, {"code": "not_found", "message": f"no image {image_id}"})
+    session.commit()
+    request_indexing()
+    return image_view(image)

@@ -1,0 +1,60 @@
+"""Where uploaded bytes live: a local folder (default) or an S3 bucket, addressed by content hash.
+
+A stored image is named by a reference: `local:<aa>/<sha256>.<ext>` or `s3://bucket/key`.
+"""
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from stylecat.settings import Settings, get_settings
+
+LOCAL_PREFIX = "local:"
+_LOCAL_KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}\.(jpg|png|webp|gif|bmp|tiff)$")
+
+
+class StorageError(Exception):
+    """A reference that names nothing this store may serve, or a store that failed."""
+
+
+def content_key(sha256: str, extension: str) -> str:
+    return f"{sha256[:2]}/{sha256}.{extension}"
+
+
+@lru_cache
+def s3_client(endpoint_url: str | None, region: str) -> Any:
+    """One client per process and endpoint (boto3 clients are not shared across forks)."""
+    config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "total_max_attempts": 3})
+    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+def local_path(ref: str, settings: Settings) -> Path:
+    """The file behind a `local:` reference; anything that could leave the storage folder is refused."""
+    key = ref.removeprefix(LOCAL_PREFIX)
+    if not ref.startswith(LOCAL_PREFIX) or not _LOCAL_KEY.fullmatch(key):
+        raise StorageError(f"not a local storage reference: {ref[:100]!r}")
+    assert settings.storage_dir is not None
+    return settings.storage_dir / key
+
+
+def store(data: bytes, *, sha256: str, extension: str, content_type: str, settings: Settings | None = None) -> str:
+    """Store the bytes (idempotent: same content, same reference) and return the reference."""
+    settings = settings or get_settings()
+    key = content_key(sha256, extension)
+    if settings.storage == "s3":
+        s3_key = f"{settings.s3_prefix}{key}"
+        s3_client(settings.s3_endpoint_url, settings.aws_region).put_object(
+            Bucket=settings.s3_bucket, Key=s3_key, Body=data, ContentType=content_type)
+        return f"s3://{settings.s3_bucket}/{s3_key}"
+    ref = LOCAL_PREFIX + key
+    path = local_path(ref, settings)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(data)
+        partial.replace(path)  # atomic: a reader never sees half a file
+    return ref

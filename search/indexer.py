@@ -1,0 +1,76 @@
+"""PostgreSQL → OpenSearch from the outbox columns, never from in-memory events.
+
+A row needs indexing while `indexed_version < index_version`. Each batch is one bulk request with
+`version_type=external` and `version = index_version`, so a stale write can never overwrite a newer
+document: OpenSearch answers 409, which means "already newer" and counts as done.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from opensearchpy import OpenSearch
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from db.models import Image
+from search.mapping import document, ensure_alias
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexReport:
+    indexed: int = 0
+    stale: int = 0
+    errors: int = 0
+
+
+def bulk_body(images: list[Image], index: str) -> list[dict[str, object]]:
+    body: list[dict[str, object]] = []
+    for image in images:
+        body.append({"index": {"_index": index, "_id": str(image.id), "version": image.index_version,
+                               "version_type": "external"}})
+        body.append(document(image))
+    return body
+
+
+def index_batch(*, session: Session, client: OpenSearch, alias: str, batch_size: int = 500) -> IndexReport:
+    """Index one batch of pending rows (locked, so parallel indexers take different rows)."""
+    report = IndexReport()
+    images = session.scalars(
+        select(Image).where(Image.indexed_version < Image.index_version).order_by(Image.id)
+        .limit(batch_size).with_for_update(skip_locked=True)
+    ).all()
+    if not images:
+        return report
+    ensure_alias(client, alias)
+    response = client.bulk(body=bulk_body(list(images), alias), params={"timeout": "30s"})
+    by_id = {image.id: image for image in images}
+    for item in response["items"]:
+        result = item["index"]
+        image = by_id[int(result["_id"])]
+        if result["status"] in (200, 201):
+            report.indexed += 1
+        elif result["status"] == 409:
+            report.stale += 1  # OpenSearch already holds this version or a newer one
+        else:
+            report.errors += 1
+            log.warning("indexing image %s failed: %s", image.id, result.get("error"))
+            continue
+        session.execute(update(Image).where(Image.id == image.id)
+                        .values(indexed_version=func.greatest(Image.indexed_version, image.index_version),
+                                updated_at=Image.updated_at))
+    return report
+
+
+def index_pending(*, session_factory, client: OpenSearch, alias: str, batch_size: int = 500) -> IndexReport:  # type: ignore[no-untyped-def]
+    """Index batches, one transaction each, until nothing is pending or a batch only had errors."""
+    total = IndexReport()
+    while True:
+        with session_factory() as session:
+            report = index_batch(session=session, client=client, alias=alias, batch_size=batch_size)
+        total.indexed += report.indexed
+        total.stale += report.stale
+        total.errors += report.errors
+        if report.indexed + report.stale == 0:
+            return total

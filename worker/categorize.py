@@ -1,0 +1,76 @@
+"""Categorize a batch of images: claim → fetch → classify (one forward pass) → one write transaction.
+
+Bad images end `failed` with an error code; transient trouble (storage or database briefly down)
+raises `TransientError` for the task to retry with backoff.
+"""
+
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from db.writes import Prediction, claim, mark_failed, record_predictions
+from model.preprocess import ImageDecodeError
+from stylecat.settings import Settings
+from worker.classifiers import Classifier
+from worker.fetch import FetchError, fetch
+
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+
+class TransientError(Exception):
+    """Worth a retry: the same call may succeed in a moment."""
+
+
+@dataclass
+class Summary:
+    categorized: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    skipped: int = 0
+
+
+def categorize(*, image_ids: Sequence[int], classifier: Classifier, settings: Settings,
+               session_factory: SessionFactory) -> Summary:
+    summary = Summary()
+    model, _ = classifier.classify([])  # resolves (and if needed loads) the model version first
+    with session_factory() as session:
+        claimed = [(row.id, row.storage_ref) for row in
+                   claim(session=session, image_ids=image_ids, model=model, max_attempts=settings.max_attempts)]
+    summary.skipped = len(set(image_ids)) - len(claimed)
+
+    fetched: list[tuple[int, bytes]] = []
+    errors: dict[int, tuple[str, str]] = {}
+    for image_id, ref in claimed:
+        try:
+            fetched.append((image_id, fetch(ref, settings)))
+        except FetchError as exc:
+            if exc.transient:
+                raise TransientError(f"image {image_id}: {exc.message}") from exc
+            errors[image_id] = (exc.code, exc.message)
+
+    started = time.perf_counter()
+    model, results = classifier.classify([data for _, data in fetched])
+    latency_ms = (time.perf_counter() - started) * 1000 / max(1, len(fetched))
+
+    predictions = []
+    for (image_id, _), result in zip(fetched, results, strict=True):
+        if isinstance(result, ImageDecodeError):
+            errors[image_id] = (result.code, result.message)
+        else:
+            predictions.append(Prediction(image_id=image_id, style=result.pred, probs=result.probs,
+                                          latency_ms=round(latency_ms, 3)))
+    with session_factory() as session:
+        record_predictions(session=session, predictions=predictions, model=model)
+        for image_id, (code, message) in errors.items():
+            mark_failed(session=session, image_id=image_id, code=code, message=message)
+    summary.categorized = [p.image_id for p in predictions]
+    summary.failed = {image_id: code for image_id, (code, _) in errors.items()}
+    return summary
+
+
+def fail_all(*, image_ids: Sequence[int], code: str, message: str, session_factory: SessionFactory) -> None:
+    with session_factory() as session:
+        for image_id in image_ids:
+            mark_failed(session=session, image_id=image_id, code=code, message=message)

@@ -1,0 +1,144 @@
+"""Turn an image reference into bytes: `local:` keys, `s3://` URIs, http(s) URLs, base64.
+
+http(s) sources are an SSRF risk, so a URL is allowed only if its host is allow-listed or every
+address it resolves to is public (unless private addresses are allowed by configuration); the
+connection then goes to the address that was checked, each redirect is checked again, and size
+and time are capped.
+"""
+
+import base64
+import binascii
+import ipaddress
+import socket
+import time
+from urllib.parse import urljoin, urlsplit
+
+import urllib3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from producer.storage import LOCAL_PREFIX, StorageError, local_path, s3_client
+from stylecat.settings import Settings
+
+MAX_REDIRECTS = 3
+
+
+class FetchError(Exception):
+    """`transient` errors (a store briefly down) are worth a retry; the others never will be."""
+
+    def __init__(self, code: str, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.transient = transient
+
+
+def fetch(ref: str, settings: Settings) -> bytes:
+    if ref.startswith(LOCAL_PREFIX):
+        return _fetch_local(ref, settings)
+    if ref.startswith("s3://"):
+        return _fetch_s3(ref, settings)
+    if ref.startswith(("http://", "https://")):
+        return fetch_url(ref, settings)
+    if "://" in ref:
+        raise FetchError("unsupported_source", f"unsupported scheme in {ref[:40]!r}: use s3:// or http(s)://")
+    return decode_base64(ref, settings.max_upload_bytes)
+
+
+def decode_base64(ref: str, max_bytes: int) -> bytes:
+    payload = ref.split(",", 1)[1] if ref.startswith("data:") else ref
+    if len(payload) > (max_bytes // 3 + 1) * 4:
+        raise FetchError("too_large", f"base64 image larger than {max_bytes} bytes")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise FetchError("bad_reference", "not a URL, an s3:// URI or base64 image bytes") from None
+
+
+def _fetch_local(ref: str, settings: Settings) -> bytes:
+    try:
+        return local_path(ref, settings).read_bytes()
+    except StorageError as exc:
+        raise FetchError("bad_reference", str(exc)) from None
+    except FileNotFoundError:
+        raise FetchError("not_found", f"{ref} is not in the local store") from None
+
+
+def _fetch_s3(ref: str, settings: Settings) -> bytes:
+    bucket, _, key = ref.removeprefix("s3://").partition("/")
+    if not bucket or not key:
+        raise FetchError("bad_reference", f"not an s3://bucket/key URI: {ref[:100]!r}")
+    client = s3_client(settings.s3_endpoint_url, settings.aws_region)
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+        if head["ContentLength"] > settings.max_upload_bytes:
+            raise FetchError("too_large", f"{ref} is {head['ContentLength']} bytes, over {settings.max_upload_bytes}")
+        return client.get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[no-any-return]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("404", "NoSuchKey", "NoSuchBucket", "403", "AccessDenied"):
+            raise FetchError("not_found", f"{ref}: {code}") from None
+        raise FetchError("fetch_failed", f"{ref}: {exc}", transient=True) from None
+    except BotoCoreError as exc:
+        raise FetchError("fetch_failed", f"{ref}: {exc}", transient=True) from None
+
+
+def check_url(url: str, settings: Settings) -> str:
+    """Validate scheme and host; return the address to connect to. Raise FetchError(forbidden_url)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError("forbidden_url", f"only http(s) URLs with a host are allowed: {url[:100]!r}")
+    host = parts.hostname
+    if settings.url_allowed_hosts and host not in settings.url_allowed_hosts:
+        raise FetchError("forbidden_url", f"host {host!r} is not in STYLECAT_URL_ALLOWED_HOSTS")
+    try:
+        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
+                                   type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise FetchError("fetch_failed", f"cannot resolve {host!r}", transient=True) from None
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not settings.allow_private_urls and not all(address.is_global for address in addresses):
+        raise FetchError("forbidden_url", f"{host!r} resolves to a non-public address")
+    return str(addresses[0])
+
+
+def fetch_url(url: str, settings: Settings) -> bytes:
+    deadline = time.monotonic() + settings.fetch_timeout
+    for _ in range(MAX_REDIRECTS + 1):
+        address = check_url(url, settings)
+        parts = urlsplit(url)
+        pool_class = urllib3.HTTPSConnectionPool if parts.scheme == "https" else urllib3.HTTPConnectionPool
+        tls = {"server_hostname": parts.hostname, "assert_hostname": parts.hostname} if parts.scheme == "https" else {}
+        pool = pool_class(address, parts.port, timeout=urllib3.Timeout(connect=3, read=settings.fetch_timeout),
+                          retries=False, **tls)
+        path = parts.path or "/"
+        try:
+            response = pool.urlopen("GET", path + (f"?{parts.query}" if parts.query else ""),
+                                    headers={"Host": parts.netloc, "Accept": "image/*"},
+                                    redirect=False, preload_content=False)
+            if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
+                url = urljoin(url, response.headers["Location"])
+                response.release_conn()
+                continue
+            if response.status == 404:
+                raise FetchError("not_found", f"{url[:200]} answered 404")
+            if response.status >= 400:
+                raise FetchError("fetch_failed", f"{url[:200]} answered {response.status}",
+                                 transient=response.status >= 500 or response.status == 429)
+            return _read_capped(response, settings.max_upload_bytes, deadline, url)
+        except urllib3.exceptions.HTTPError as exc:
+            raise FetchError("fetch_failed", f"{url[:200]}: {exc}", transient=True) from None
+        finally:
+            pool.close()
+    raise FetchError("forbidden_url", f"more than {MAX_REDIRECTS} redirects")
+
+
+def _read_capped(response: urllib3.BaseHTTPResponse, max_bytes: int, deadline: float, url: str) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.stream(64 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError("too_large", f"{url[:200]} is larger than {max_bytes} bytes")
+        if time.monotonic() > deadline:
+            raise FetchError("fetch_failed", f"{url[:200]} took too long", transient=True)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,82 @@
+"""Thin Celery tasks: parse, call one domain function, schedule what follows.
+
+Retries (exponential backoff with jitter) are for transient errors only: the database, Redis or
+storage briefly away. A bad image is never retried: it ends `failed` with a code.
+"""
+
+import logging
+
+import redis
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+from sqlalchemy.exc import OperationalError
+
+from db.session import get_engine, session_scope
+from producer.enqueue import CATEGORIZE, INDEX, INDEX_PENDING_KEY, enqueue_batch, request_indexing
+from search.client import get_client
+from search.indexer import index_pending
+from stylecat.settings import get_settings
+from worker.app import Queue, app
+from worker.categorize import TransientError, categorize, fail_all
+from worker.classifiers import get_classifier, torch_threads
+from worker.sweeper import sweep
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (OperationalError, TransientError, redis.ConnectionError, ConnectionError, TimeoutError)
+RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 2, "retry_backoff_max": 120, "retry_jitter": True,
+         "max_retries": 10}
+
+
+@worker_process_init.connect
+def _init_child(**_: object) -> None:
+    """In each prefork child: fresh database connections, and torch threads that fit the cores."""
+    get_engine().dispose(close=False)
+    import torch
+
+    torch.set_num_threads(torch_threads(get_settings(), app.conf.worker_concurrency or 1))
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(get_settings().redis_url)
+
+
+@app.task(name=CATEGORIZE, bind=True, acks_late=True, reject_on_worker_lost=True, **RETRY)
+def categorize_task(self: Task, image_ids: list[int]) -> dict[str, int]:
+    settings = get_settings()
+    try:
+        summary = categorize(image_ids=image_ids, classifier=get_classifier(), settings=settings,
+                             session_factory=session_scope)
+    except SoftTimeLimitExceeded:
+        fail_all(image_ids=image_ids, code="time_limit",
+                 message=f"categorization took longer than {settings.task_soft_time_limit} s",
+                 session_factory=session_scope)
+        summary = None
+    request_indexing()
+    if summary is None:
+        return {"failed": len(image_ids)}
+    return {"categorized": len(summary.categorized), "failed": len(summary.failed), "skipped": summary.skipped}
+
+
+@app.task(name=INDEX, acks_late=True, **RETRY)
+def index_task() -> dict[str, int]:
+    _redis().delete(INDEX_PENDING_KEY)  # writes from now on schedule the next run
+    report = index_pending(session_factory=session_scope, client=get_client(), alias=get_settings().opensearch_index)
+    return report.__dict__
+
+
+@app.task(name="stylecat.sweep", acks_late=True, **RETRY)
+def sweep_task() -> dict[str, int]:
+    settings = get_settings()
+    client = _redis()
+    queues_empty = client.llen(Queue.LIVE.value) + client.llen(Queue.BACKFILL.value) == 0
+    with session_scope() as session:
+        result = sweep(session=session, stale_after=settings.stale_after, max_attempts=settings.max_attempts,
+                       queues_empty=queues_empty)
+    for start in range(0, len(result.requeue), settings.backfill_batch_size):
+        enqueue_batch(result.requeue[start:start + settings.backfill_batch_size], "live")
+    if result.failed:
+        request_indexing()
+    return {"requeued": len(result.requeue), "failed": result.failed}
+
