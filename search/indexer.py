@@ -44,7 +44,7 @@ def index_batch(*, session: Session, client: OpenSearch, alias: str, batch_size:
     if not images:
         return report
     ensure_alias(client, alias)
-    response = client.bulk(body=bulk_body(list(images), alias), params={"timeout": "30s"})
+    response = client.bulk(body=bulk_body(list(images), alias))
     by_id = {image.id: image for image in images}
     for item in response["items"]:
         result = item["index"]

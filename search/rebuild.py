@@ -27,7 +27,7 @@ def _copy(*, session_factory: SessionFactory, client: OpenSearch, index: str, ba
             images = list(session.scalars(query))
         if not images:
             return copied
-        response = client.bulk(body=bulk_body(images, index), params={"timeout": "60s"})
+        response = client.bulk(body=bulk_body(images, index))
         failures = [item["index"] for item in response["items"] if item["index"]["status"] not in (200, 201, 409)]
         if failures:
             raise RuntimeError(f"{len(failures)} documents failed, first: {failures[0].get('error')}")

@@ -5,6 +5,7 @@ an OpenSearch alias `stylecat-test`, a storage folder and an MLflow store under 
 so it never touches the demo's data. Worker processes started by tests inherit the same environment.
 """
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,11 @@ TEST_ENV = {
 }
 
 
+# Set before any test module imports the Celery app or the settings: they must see the test resources.
+os.environ.update(TEST_ENV)
+get_settings.cache_clear()
+
+
 def _admin_conninfo(settings: Settings) -> str:
     return make_url(settings.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -57,16 +63,11 @@ def test_environment() -> Iterator[Settings]:
     shutil.rmtree(_base.stack_dir / "test", ignore_errors=True)
     (_base.stack_dir / "test" / "mlflow").mkdir(parents=True)
     _create_database(TEST_DB)
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in TEST_ENV.items():
-            patch.setenv(key, value)
-        get_settings.cache_clear()
-        settings = get_settings()
-        migrate.upgrade()
-        redis.Redis.from_url(settings.redis_url).flushdb()
-        _delete_test_indexes(settings)
-        yield settings
-        get_settings.cache_clear()
+    settings = get_settings()
+    migrate.upgrade()
+    redis.Redis.from_url(settings.redis_url).flushdb()
+    _delete_test_indexes(settings)
+    yield settings
     _drop_database(TEST_ENV["STYLECAT_DATABASE_URL"])
 
 

@@ -110,14 +110,13 @@ def fetch_url(url: str, settings: Settings) -> bytes:
         tls = {"server_hostname": parts.hostname, "assert_hostname": parts.hostname} if parts.scheme == "https" else {}
         pool = pool_class(address, parts.port, timeout=urllib3.Timeout(connect=3, read=settings.fetch_timeout),
                           retries=False, **tls)
-        path = parts.path or "/"
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        response = None
         try:
-            response = pool.urlopen("GET", path + (f"?{parts.query}" if parts.query else ""),
-                                    headers={"Host": parts.netloc, "Accept": "image/*"},
+            response = pool.urlopen("GET", target, headers={"Host": parts.netloc, "Accept": "image/*"},
                                     redirect=False, preload_content=False)
             if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
                 url = urljoin(url, response.headers["Location"])
-                response.release_conn()
                 continue
             if response.status == 404:
                 raise FetchError("not_found", f"{url[:200]} answered 404")
@@ -128,6 +127,8 @@ def fetch_url(url: str, settings: Settings) -> bytes:
         except urllib3.exceptions.HTTPError as exc:
             raise FetchError("fetch_failed", f"{url[:200]}: {exc}", transient=True) from None
         finally:
+            if response is not None:
+                response.close()
             pool.close()
     raise FetchError("forbidden_url", f"more than {MAX_REDIRECTS} redirects")
 

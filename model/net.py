@@ -1,0 +1,54 @@
+"""Compact CNN for drawing-style classification on CPU.
+
+A full 3x3 stem keeps the first layers at full/half resolution (stroke texture, hatching and
+fill noise live in the finest scales), then depthwise-separable residual stages downsample to
+global pooling.  Average pooling summarises how much of the picture is shaded/hatched; max
+pooling catches small decisive cues (a specular highlight, one wobbly outline).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from stylecat.styles import STYLES
+
+
+def _conv_bn(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+
+
+class SeparableBlock(nn.Module):
+    """Depthwise 3x3 + pointwise 1x1 (each with BN), ReLU, residual connection when shapes match."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.body = nn.Sequential(*_conv_bn(cin, cin, 3, stride, groups=cin), nn.ReLU(inplace=True),
+                                  *_conv_bn(cin, cout, 1))
+        self.residual = stride == 1 and cin == cout
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        return self.act(y + x if self.residual else y)
+
+
+class StyleNet(nn.Module):
+    """~0.11 M parameters; expects normalised float32 NCHW input (see preprocess.normalize)."""
+
+    def __init__(self, num_classes: int = len(STYLES), widths: tuple[int, ...] = (24, 48, 96, 160, 256)) -> None:
+        super().__init__()
+        self.widths = tuple(widths)
+        w0, *rest = widths
+        layers: list[nn.Module] = [*_conv_bn(3, w0, 3, 2), nn.ReLU(inplace=True)]
+        cin = w0
+        for i, w in enumerate(rest):
+            layers.append(SeparableBlock(cin, w, stride=2))
+            if i < len(rest) - 1:
+                layers.append(SeparableBlock(w, w))
+            cin = w
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(2 * cin, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.features(x)
+        return self.head(torch.cat([f.mean((2, 3)), f.amax((2, 3))], 1))

@@ -1,0 +1,37 @@
+"""Small factories for images and rows."""
+
+import io
+
+import numpy as np
+from PIL import Image as PILImage
+from sqlalchemy.orm import Session
+
+from db.writes import NewImage, create_image
+from model import synthetic
+
+PROBS = {
+    "3d": {"3d": 0.91, "flat": 0.03, "hand_drawn": 0.03, "line_art": 0.03},
+    "flat": {"3d": 0.02, "flat": 0.94, "hand_drawn": 0.02, "line_art": 0.02},
+    "hand_drawn": {"3d": 0.01, "flat": 0.03, "hand_drawn": 0.95, "line_art": 0.01},
+    "line_art": {"3d": 0.05, "flat": 0.05, "hand_drawn": 0.1, "line_art": 0.8},
+}
+
+
+def encode(image: PILImage.Image, fmt: str = "PNG", **kwargs: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def plain_png(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 40, 40)) -> bytes:
+    return encode(PILImage.new("RGB", size, color))
+
+
+def illustration(index: int, seed: int = 77) -> tuple[bytes, str]:
+    """A generated illustration of known style, encoded as the generator encodes it."""
+    image, style = synthetic.sample(index, seed)
+    return synthetic.encode(image, np.random.default_rng([seed, index, 1])), style
+
+
+def image_row(session: Session, ref: str = "local:00/" + "0" * 64 + ".png", title: str | None = None) -> int:
+    return create_image(session=session, image=NewImage(storage_ref=ref, title=title))

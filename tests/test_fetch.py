@@ -1,0 +1,107 @@
+"""Image references: local keys cannot escape the store, URLs cannot reach private networks."""
+
+import base64
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from producer.storage import local_path, store
+from stylecat.settings import Settings
+from tests.factories import plain_png
+from worker.fetch import FetchError, check_url, fetch
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path == "/image.png":
+            body = plain_png()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif self.path.startswith("/redirect"):
+            self.send_response(302)
+            self.send_header("Location", self.path.split("to=", 1)[1])
+            self.end_headers()
+        elif self.path == "/huge":
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"\0" * 300_000)
+        else:
+            self.send_response(404)
+            self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = HTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+LOOPBACK_OK = {"allow_private_urls": True, "url_allowed_hosts": ["127.0.0.1"]}
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1/x.png", "http://localhost/x.png", "http://10.1.2.3/x.png", "http://192.168.0.1/x.png",
+    "http://169.254.169.254/latest/meta-data", "http://[::1]/x.png", "http://0.0.0.0/x", "file:///etc/passwd",
+    "ftp://example.com/x.png", "gopher://127.0.0.1:6379/_FLUSHALL", "http:///nohost",
+])
+def test_urls_to_private_networks_and_other_schemes_are_refused(url: str) -> None:
+    with pytest.raises(FetchError) as caught:
+        check_url(url, Settings())
+    assert caught.value.code == "forbidden_url" and not caught.value.transient
+
+
+def test_allow_list_refuses_other_hosts(server: str) -> None:
+    with pytest.raises(FetchError, match="not in STYLECAT_URL_ALLOWED_HOSTS"):
+        check_url(server.replace("127.0.0.1", "localhost") + "/image.png", Settings(**LOOPBACK_OK))
+
+
+def test_an_allowed_url_is_fetched(server: str) -> None:
+    assert fetch(f"{server}/image.png", Settings(**LOOPBACK_OK)) == plain_png()
+
+
+def test_redirects_are_checked_again(server: str) -> None:
+    target = "http://169.254.169.254/latest/meta-data"
+    with pytest.raises(FetchError) as caught:
+        fetch(f"{server}/redirect?to={target}", Settings(**LOOPBACK_OK))
+    assert caught.value.code == "forbidden_url"
+    assert fetch(f"{server}/redirect?to=/image.png", Settings(**LOOPBACK_OK)) == plain_png()
+
+
+def test_size_cap_and_not_found(server: str) -> None:
+    with pytest.raises(FetchError) as too_large:
+        fetch(f"{server}/huge", Settings(**LOOPBACK_OK, max_upload_bytes=100_000))
+    assert too_large.value.code == "too_large"
+    with pytest.raises(FetchError) as missing:
+        fetch(f"{server}/nothing", Settings(**LOOPBACK_OK))
+    assert missing.value.code == "not_found" and not missing.value.transient
+
+
+@pytest.mark.parametrize("ref", [
+    "local:../../etc/passwd", "local:/etc/passwd", "local:00/../../secret.png",
+    "local:aa/" + "a" * 64 + ".png/../../x", "local:aa/" + "A" * 64 + ".png",
+])
+def test_local_references_cannot_escape_the_store(ref: str, settings: Settings) -> None:
+    with pytest.raises(FetchError) as caught:
+        fetch(ref, settings)
+    assert caught.value.code == "bad_reference"
+
+
+def test_local_store_round_trip_and_base64(settings: Settings) -> None:
+    data = plain_png()
+    ref = store(data, sha256="ab" + "c" * 62, extension="png", content_type="image/png", settings=settings)
+    assert local_path(ref, settings).is_relative_to(settings.storage_dir)  # type: ignore[arg-type]
+    assert fetch(ref, settings) == data
+    assert fetch(base64.b64encode(data).decode(), settings) == data
+    with pytest.raises(FetchError, match="not a URL"):
+        fetch("!!not base64!!", settings)

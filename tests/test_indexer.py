@@ -1,0 +1,77 @@
+"""The indexer against the real OpenSearch: outbox versions, external versioning, the alias, rebuild."""
+
+import pytest
+from opensearchpy import OpenSearch
+
+from db.models import Image
+from db.session import session_scope
+from db.writes import ModelRef, Prediction, add_review, claim, record_predictions
+from search.client import get_client
+from search.indexer import bulk_body, index_pending
+from search.rebuild import rebuild
+from stylecat.settings import Settings
+from tests.factories import PROBS, image_row
+
+MODEL = ModelRef(name="style-cnn", version="1", backend="local")
+
+
+@pytest.fixture
+def client(settings: Settings, clean_tables: None) -> OpenSearch:
+    client = get_client()
+    for name in client.indices.get(index=f"{settings.opensearch_index}*"):
+        client.indices.delete(index=name)
+    return client
+
+
+def categorized(styles: list[str]) -> list[int]:
+    with session_scope() as session:
+        ids = [image_row(session, title=f"a {style} picture") for style in styles]
+    with session_scope() as session:
+        claim(session=session, image_ids=ids, model=MODEL, max_attempts=5)
+        record_predictions(session=session, model=MODEL,
+                           predictions=[Prediction(i, s, PROBS[s]) for i, s in zip(ids, styles, strict=True)])
+    return ids
+
+
+def test_pending_rows_are_indexed_once_and_marked(client: OpenSearch, settings: Settings) -> None:
+    ids = categorized(["flat", "3d", "flat"])
+    report = index_pending(session_factory=session_scope, client=client, alias=settings.opensearch_index)
+    assert (report.indexed, report.errors) == (3, 0)
+    client.indices.refresh(index=settings.opensearch_index)
+    doc = client.get(index=settings.opensearch_index, id=str(ids[1]))
+    assert doc["_version"] == 2 and doc["_source"]["style"] == "3d" and doc["_source"]["probs"] == PROBS["3d"]
+    with session_scope() as session:
+        assert all(session.get(Image, i).indexed_version == 2 for i in ids)  # type: ignore[union-attr]
+    again = index_pending(session_factory=session_scope, client=client, alias=settings.opensearch_index)
+    assert (again.indexed, again.stale) == (0, 0)
+
+
+def test_a_stale_write_is_rejected_by_external_versioning(client: OpenSearch, settings: Settings) -> None:
+    [image_id] = categorized(["flat"])
+    with session_scope() as session:
+        stale = session.get(Image, image_id)
+        assert stale is not None
+        session.expunge(stale)  # a snapshot at index_version 2, as a slow indexer would hold it
+        add_review(session=session, image_id=image_id, style="line_art", reviewer="ana")  # version 3
+    index_pending(session_factory=session_scope, client=client, alias=settings.opensearch_index)
+
+    response = client.bulk(body=bulk_body([stale], settings.opensearch_index), refresh=True)
+    assert response["items"][0]["index"]["status"] == 409
+    doc = client.get(index=settings.opensearch_index, id=str(image_id))
+    assert doc["_version"] == 3 and doc["_source"]["style"] == "line_art" and doc["_source"]["reviewed"] is True
+
+
+def test_rebuild_swaps_the_alias_without_losing_documents(client: OpenSearch, settings: Settings) -> None:
+    alias = settings.opensearch_index
+    categorized(["flat", "3d", "hand_drawn", "line_art"])
+    index_pending(session_factory=session_scope, client=client, alias=alias)
+    [before] = client.indices.get_alias(name=alias)
+
+    after = rebuild(session_factory=session_scope, client=client, alias=alias, batch_size=3)
+
+    assert list(client.indices.get_alias(name=alias)) == [after] and after != before
+    assert not client.indices.exists(index=before)
+    client.indices.refresh(index=alias)
+    assert client.count(index=alias)["count"] == 4
+    settings_now = client.indices.get_settings(index=after)[after]["settings"]["index"]
+    assert settings_now["refresh_interval"] == "1s"

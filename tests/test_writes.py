@@ -1,0 +1,92 @@
+"""The write paths: claims, predictions, failures and reviews, against the real PostgreSQL."""
+
+from sqlalchemy import func, select
+
+from db.models import Image, StylePrediction, StyleReview
+from db.session import session_scope
+from db.writes import ModelRef, Prediction, add_review, claim, mark_failed, record_predictions
+from tests.factories import PROBS, image_row
+
+V1 = ModelRef(name="style-cnn", version="1", backend="local")
+V2 = ModelRef(name="style-cnn", version="2", backend="local")
+
+
+def _predict(image_id: int, style: str, model: ModelRef) -> None:
+    with session_scope() as session:
+        assert [row.id for row in claim(session=session, image_ids=[image_id], model=model, max_attempts=5)] == [image_id]
+    with session_scope() as session:
+        record_predictions(session=session, predictions=[Prediction(image_id, style, PROBS[style])], model=model)
+
+
+def _image(image_id: int) -> Image:
+    with session_scope() as session:
+        image = session.get(Image, image_id)
+        assert image is not None
+        return image
+
+
+def test_a_prediction_becomes_the_style_and_bumps_the_outbox(clean_tables: None) -> None:
+    with session_scope() as session:
+        image_id = image_row(session)
+    _predict(image_id, "flat", V1)
+    image = _image(image_id)
+    assert (image.status, image.style, image.style_source, image.model_version) == ("categorized", "flat", "model", "1")
+    assert image.style_probs == PROBS["flat"] and image.confidence == 0.94 and image.attempts == 0
+    assert image.index_version == 2 and image.predicted_at is not None
+
+
+def test_the_same_model_version_twice_changes_nothing(clean_tables: None) -> None:
+    with session_scope() as session:
+        image_id = image_row(session)
+    _predict(image_id, "flat", V1)
+    before = _image(image_id)
+    with session_scope() as session:
+        assert claim(session=session, image_ids=[image_id], model=V1, max_attempts=5) == []
+        record_predictions(session=session, predictions=[Prediction(image_id, "flat", PROBS["flat"])], model=V1)
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(StylePrediction)) == 1
+    after = _image(image_id)
+    assert (after.status, after.style, after.attempts) == (before.status, before.style, before.attempts)
+
+
+def test_a_review_is_never_overwritten_but_later_runs_are_recorded(clean_tables: None) -> None:
+    with session_scope() as session:
+        image_id = image_row(session)
+    _predict(image_id, "flat", V1)
+    with session_scope() as session:
+        reviewed = add_review(session=session, image_id=image_id, style="hand_drawn", reviewer="ana")
+        assert reviewed is not None
+    _predict(image_id, "3d", V2)
+    image = _image(image_id)
+    assert (image.style, image.style_source, image.model_version) == ("hand_drawn", "review", "2")
+    with session_scope() as session:
+        history = session.execute(select(StylePrediction.model_version, StylePrediction.style)
+                                  .order_by(StylePrediction.id)).all()
+        assert history == [("1", "flat"), ("2", "3d")]
+        assert session.scalar(select(StyleReview.reviewer)) == "ana"
+
+
+def test_attempts_are_capped(clean_tables: None) -> None:
+    with session_scope() as session:
+        image_id = image_row(session)
+    for _ in range(2):
+        with session_scope() as session:
+            assert len(claim(session=session, image_ids=[image_id], model=V1, max_attempts=2)) == 1
+    with session_scope() as session:
+        assert claim(session=session, image_ids=[image_id], model=V1, max_attempts=2) == []
+    image = _image(image_id)
+    assert (image.status, image.error_code) == ("failed", "too_many_attempts")
+
+
+def test_mark_failed_records_code_and_message(clean_tables: None) -> None:
+    with session_scope() as session:
+        image_id = image_row(session)
+        mark_failed(session=session, image_id=image_id, code="truncated", message="cannot decode image data")
+    image = _image(image_id)
+    assert (image.status, image.error_code, image.error_message) == ("failed", "truncated", "cannot decode image data")
+    assert image.index_version == 2
+
+
+def test_review_of_an_unknown_image_is_none(clean_tables: None) -> None:
+    with session_scope() as session:
+        assert add_review(session=session, image_id=999_999, style="flat", reviewer="ana") is None
