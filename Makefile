@@ -41,10 +41,11 @@ migrate: stack
 	$(STYLECAT) db upgrade
 
 demo: migrate
-	@echo; echo "stack running and migrated; see 'eval \"\$$($(STYLECAT) stack env)\"'"
+	$(STYLECAT) demo
 
 test: stack
 	$(PY) -m pytest
 
 down:
+	-$(STYLECAT) demo --stop
 	$(STYLECAT) stack down

@@ -21,6 +21,7 @@ def train(
     seed: int = 1,
     threads: Annotated[int, typer.Option(min=1, help="Torch threads.")] = 2,
     promote_to: Annotated[str | None, typer.Option("--promote", help="Point this alias at the new version.")] = None,
+    export: Annotated[Path | None, typer.Option(help="Also write the weights folder here (e.g. model/champion).")] = None,
 ) -> None:
     """Train the CNN, log the run to MLflow and register a new version of the model."""
     from model import registry
@@ -32,7 +33,7 @@ def train(
     config = TrainConfig(data=data, n_train=n_train, n_test=n_test, epochs=epochs, image_size=image_size,
                          batch_size=batch_size, seed=seed, threads=threads)
     try:
-        result = run_training(config, settings)
+        result = run_training(config, settings, export)
     except DatasetError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

@@ -14,6 +14,7 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.models import Model
 
 from model.pyfunc import ARTIFACT, register
 from stylecat.settings import Settings
@@ -78,8 +79,14 @@ def load_predictor(resolved: ResolvedModel) -> "StylePredictor":
     """The version's weights, read straight from its artifacts (no pyfunc wrapper on the hot path)."""
     from model.predictor import StylePredictor  # torch is imported in the process that predicts
 
-    local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{resolved.name}/{resolved.version}")
-    return StylePredictor.load(Path(local) / "artifacts" / ARTIFACT)
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{resolved.name}/{resolved.version}"))
+    return StylePredictor.load(weights_folder(local))
+
+
+def weights_folder(model_dir: Path) -> Path:
+    """The weights folder inside a logged pyfunc model folder (one with an `MLmodel` file)."""
+    relative = Model.load(model_dir).flavors["python_function"]["artifacts"][ARTIFACT]["path"]
+    return model_dir / relative
 
 
 def promote(client: MlflowClient, name: str, version: str, alias: str) -> str | None:

@@ -105,7 +105,8 @@ def fit(net: StyleNet, x: np.ndarray, y: np.ndarray, config: TrainConfig, on_epo
                              "epoch_seconds": time.perf_counter() - started})
 
 
-def train(config: TrainConfig, settings: Settings) -> TrainResult:
+def train(config: TrainConfig, settings: Settings, export: Path | None = None) -> TrainResult:
+    """Train, evaluate on the held-out split, register; `export` also writes the weights folder there."""
     torch.set_num_threads(config.threads)
     registry.configure(settings)
     x_train, y_train, x_test, y_test = load_data(config)
@@ -123,6 +124,8 @@ def train(config: TrainConfig, settings: Settings) -> TrainResult:
         mlflow.log_dict(result, "evaluation.json")
         mlflow.log_figure(confusion_figure(result), "confusion_matrix.png")
         with tempfile.TemporaryDirectory() as folder:
-            predictor.save(Path(folder))
-            version = register(Path(folder), name=settings.model_name)
+            predictor.save(Path(folder) / "model_dir")
+            version = register(Path(folder) / "model_dir", name=settings.model_name)
+        if export is not None:
+            predictor.save(export)
     return TrainResult(version=version, run_id=run.info.run_id, metrics=result)

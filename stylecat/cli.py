@@ -1,5 +1,7 @@
 """The `stylecat` command: the front door for every operation."""
 
+import subprocess
+import sys
 from typing import Annotated
 
 import typer
@@ -142,6 +144,10 @@ def worker(
     unknown = set(names) - {queue.value for queue in Queue}
     if unknown or not names:
         _fail(f"unknown queue(s) {sorted(unknown)}; choose from {', '.join(q.value for q in Queue)}")
+    if get_settings().classifier == "local":
+        # Registering runs the model once; in a process of its own, so torch never starts in the
+        # parent before the fork (a forked OpenMP pool deadlocks the children).
+        subprocess.run([sys.executable, "-m", "stylecat", "model", "bootstrap"], check=True)
     celery_app.conf.worker_concurrency = concurrency  # read by each child to size its torch threads
     celery_app.worker_main(["worker", "-Q", ",".join(names), "-c", str(concurrency), f"--loglevel={loglevel}"])
 
@@ -172,3 +178,57 @@ def flower(
         _fail("Flower has no authentication of its own and its API can stop workers: set "
               "STYLECAT_FLOWER_USER and STYLECAT_FLOWER_PASSWORD (or pass --local to bind 127.0.0.1 without)")
     celery_app.start(argv)
+
+
+@app.command("demo")
+def demo(
+    n: Annotated[int, typer.Option(min=4, max=2000, help="Sample illustrations to upload.")] = 48,
+    stop: Annotated[bool, typer.Option("--stop", help="Stop the demo's processes.")] = False,
+) -> None:
+    """Run the pipeline on generated sample illustrations and leave API, workers, Flower and MLflow up."""
+    import httpx
+
+    from producer.upload_client import upload_all
+    from stylecat import demo as demo_run
+
+    settings = get_settings()
+    if stop:
+        typer.echo(f"stopped: {', '.join(demo_run.stop(settings)) or 'nothing was running'}")
+        return
+    password = demo_run.start_services(settings)
+    base = f"http://127.0.0.1:{demo_run.API_PORT}"
+    client = httpx.Client(base_url=base, timeout=60)
+    demo_run.wait_for(lambda: client.get("/health").status_code == 200, 90, "the API answering")
+    files = demo_run.write_samples(settings.stack_dir / "demo" / "samples", n)
+    typer.echo(f"uploading {len(files)} sample illustrations to {base} ...")
+    accepted, rejected = upload_all(client, files, on_done=lambda: None)
+
+    def settled() -> bool:
+        states = [client.get(f"/images/{i}").json()["status"] for i in accepted]
+        return all(state in ("categorized", "failed") for state in states)
+
+    demo_run.wait_for(settled, 600, "categorization of the samples")
+    demo_run.wait_for(lambda: client.get("/search").json()["total"] >= len(accepted), 60, "indexing")
+    result = client.get("/search").json()
+    typer.echo(f"\nsearch total {result['total']}; style facets: {result['facets']['style']}")
+    for style in result["facets"]["style"]:
+        hits = client.get("/search", params={"style": style, "size": 3}).json()["hits"]
+        shown = ", ".join(f"#{h['id']} {h['title']} ({h['confidence']:.2f})" for h in hits)
+        typer.echo(f"  {style:<11} {shown}")
+    typer.echo(f"""
+running (logs in {settings.stack_dir / 'demo'}):
+  API + docs   {base}/docs        search: {base}/search?style=flat
+  Flower       http://127.0.0.1:{demo_run.FLOWER_PORT}   (admin / {password})
+  MLflow UI    http://127.0.0.1:{demo_run.MLFLOW_PORT}
+stop everything with: make down""")
+    if rejected:
+        raise typer.Exit(1)
+
+
+@app.command("serve-model")
+def serve_model(port: Annotated[int | None, typer.Option(help="Default: 8080 (PORT or STYLECAT_INFERENCE_PORT).")] = None,
+                host: str = "127.0.0.1") -> None:
+    """Run the SageMaker-compatible inference server (/ping, /invocations) locally."""
+    import uvicorn
+
+    uvicorn.run("inference.server:app", host=host, port=port or get_settings().inference_port, timeout_graceful_shutdown=20)

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -31,9 +31,20 @@ class Settings(BaseSettings):
     """The registered MLflow model."""
     model_uri: str = "models:/style-cnn@champion"
     """What workers and the inference server load; the alias is resolved (and followed) at load time."""
-    classifier: Literal["local"] = "local"
+    classifier: Literal["local", "sagemaker"] = "local"
+    sagemaker_endpoint: str = "stylecat"
+    """Endpoint name for the `sagemaker` classifier."""
+    sagemaker_endpoint_url: str | None = None
+    """Another runtime URL, e.g. the project's inference server (`stylecat serve-model`) locally."""
     torch_threads: int = Field(default=0, ge=0)
     """Torch threads per worker process; 0 means cores // worker concurrency."""
+
+    # Inference server (`stylecat serve-model`, the SageMaker container)
+    inference_model_dir: Path | None = None
+    """Serve this model folder (a logged pyfunc, e.g. /opt/ml/model, or a weights folder) instead of
+    `model_uri` from the registry."""
+    inference_port: int = Field(default=8080, validation_alias=AliasChoices("PORT", "STYLECAT_INFERENCE_PORT"))
+    """SageMaker's port; `PORT` overrides it, as the container contract allows."""
 
     # Storage of uploaded bytes
     storage: Literal["local", "s3"] = "local"

@@ -15,12 +15,21 @@ from stylecat.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
-OURS = {name: svc for name, svc in SERVICES.items() if svc.get("image", "").startswith("stylecat")}
+OURS = {name: svc for name, svc in SERVICES.items() if svc.get("image", "").startswith("stylecat:")}
 
 
 def test_the_stack_has_every_part_of_the_design() -> None:
     assert {"postgres", "redis", "opensearch", "mlflow", "api", "worker-live", "worker-backfill", "beat",
-            "flower"} <= set(SERVICES)
+            "flower", "inference"} <= set(SERVICES)
+
+
+def test_the_inference_service_runs_the_sagemaker_container_contract() -> None:
+    service = SERVICES["inference"]
+    assert service["profiles"] == ["sagemaker"] and service["command"] == ["serve"]
+    dockerfile = ROOT / service["build"]["dockerfile"]
+    assert 'ENTRYPOINT ["python", "-m", "inference.entrypoint"]' in dockerfile.read_text()
+    source = service["volumes"][0].split(":")[0]
+    assert (ROOT / source / "config.json").exists() and (ROOT / source / "weights.pt").exists()
 
 
 @pytest.mark.parametrize("name", sorted(OURS))

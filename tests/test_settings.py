@@ -29,3 +29,11 @@ def test_production_refuses_placeholder_secrets() -> None:
                  flower_user="ops", flower_password=SecretStr("short"))
     ok = Settings(environment="production", database_url="postgresql+psycopg://u:s3cret-pw@db/x", **strong)
     assert ok.environment == "production"
+
+
+def test_the_readme_documents_every_setting() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    missing = [f"STYLECAT_{name.upper()}" for name in Settings.model_fields if f"STYLECAT_{name.upper()}" not in readme]
+    assert not missing, f"README lacks {missing}"

@@ -1,6 +1,6 @@
-"""Classifier backends behind one interface (`local` runs the CNN in this process). Each worker
-process builds its classifier once, lazily (never in the parent before the fork), and the local
-one follows the registry alias when it moves."""
+"""Classifier backends behind one interface: `local` runs the CNN in this process, `sagemaker`
+calls an endpoint (worker/sagemaker.py). Each worker process builds its classifier once, lazily
+(never in the parent before the fork), and the local one follows the registry alias when it moves."""
 
 import logging
 import os
@@ -66,4 +66,9 @@ def torch_threads(settings: Settings, concurrency: int) -> int:
 
 @lru_cache
 def get_classifier() -> Classifier:
-    return LocalClassifier(get_settings())
+    settings = get_settings()
+    if settings.classifier == "sagemaker":
+        from worker.sagemaker import SageMakerClassifier
+
+        return SageMakerClassifier(settings)
+    return LocalClassifier(settings)

@@ -1,0 +1,84 @@
+"""Run stylecat's processes against resources of the benchmark's own (database `<db>_bench`, Redis
+database 14, index alias `stylecat-bench`), so that a benchmark never touches demo or test data."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import psycopg
+import redis
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from stylecat.settings import get_settings
+
+STYLECAT = [sys.executable, "-m", "stylecat"]
+
+
+def bench_environment() -> dict[str, str]:
+    """Create (afresh) the benchmark's database and point the settings at the benchmark's resources."""
+    base = get_settings()
+    url = make_url(base.database_url)
+    name = f"{url.database}_bench"
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    env = {
+        "STYLECAT_DATABASE_URL": url.set(database=name).render_as_string(hide_password=False),
+        "STYLECAT_REDIS_URL": base.redis_url.rsplit("/", 1)[0] + "/14",
+        "STYLECAT_OPENSEARCH_INDEX": "stylecat-bench",
+        "STYLECAT_STORAGE_DIR": str(base.stack_dir / "bench" / "images"),
+        "STYLECAT_MLFLOW_TRACKING_URI": base.mlflow_tracking_uri,
+    }
+    os.environ.update(env)
+    get_settings.cache_clear()
+    redis.Redis.from_url(env["STYLECAT_REDIS_URL"]).flushdb()
+    from db import migrate
+    from search.client import get_client
+
+    migrate.upgrade()
+    client = get_client()
+    for index in client.indices.get(index="stylecat-bench*"):
+        client.indices.delete(index=index)
+    return env
+
+
+@contextmanager
+def processes(specs: list[tuple[list[str], dict[str, str]]], logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    logs.mkdir(parents=True, exist_ok=True)
+    started = []
+    try:
+        for index, (args, env) in enumerate(specs):
+            log = (logs / f"{index}-{args[0]}.log").open("wb")
+            started.append(subprocess.Popen([*STYLECAT, *args] if args[0] != "mlflow" else [sys.executable, "-m", *args],
+                                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env},
+                                            start_new_session=True))
+        yield started
+    finally:
+        for process in started:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in started:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        try:
+            if check():
+                return time.perf_counter() - started
+        except Exception:  # noqa: BLE001  (a server still starting answers with connection errors)
+            pass
+        time.sleep(interval)
+    raise TimeoutError(f"{what} within {timeout} s")

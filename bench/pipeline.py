@@ -1,0 +1,114 @@
+"""End-to-end pipeline figures, measured side by side in one run on this machine:
+
+1. raw model throughput: decode + preprocess + forward at batch 64 (2 torch threads);
+2. backfill throughput over N images: enqueue → categorized → indexed, with a backfill worker
+   (concurrency 2, 1 torch thread each) and a live worker (live + index queues);
+3. their ratio;
+4. upload → searchable latency p50/p95 of single uploads while a second backfill runs.
+
+    .venv/bin/python -m bench.pipeline [--images 2000] [--uploads 20]   (needs `stylecat stack up`)
+"""
+
+import argparse
+import hashlib
+import statistics
+import subprocess
+import time
+import uuid
+
+import httpx
+import numpy as np
+import redis
+import torch
+from sqlalchemy import func, insert, select
+
+from bench.common import jpegs_800px, median_seconds
+from bench.harness import STYLECAT, bench_environment, processes, wait_for
+
+
+def raw_throughput(images: list[bytes]) -> float:
+    from model.predictor import StylePredictor
+    from model.registry import CHAMPION_DIR
+
+    torch.set_num_threads(2)
+    predictor = StylePredictor.load(CHAMPION_DIR)
+    batch = images[:64]
+    return 64 / median_seconds(lambda: predictor.predict(batch), repeats=7)
+
+
+def catalogue(n: int, images: list[bytes]) -> None:
+    """`n` never-categorized rows over the stored sample images, as an existing catalogue would be."""
+    from db.models import Image
+    from db.session import session_scope
+    from producer.storage import store
+
+    refs = [store(data, sha256=hashlib.sha256(data).hexdigest(), extension="jpg", content_type="image/jpeg")
+            for data in images]
+    with session_scope() as session:
+        session.execute(insert(Image), [{"storage_ref": refs[i % len(refs)], "title": f"catalogue {i}"}
+                                        for i in range(n)])
+
+
+def counts() -> tuple[int, int]:
+    from db.models import Image
+    from db.session import session_scope
+
+    with session_scope() as session:
+        done = session.scalar(select(func.count()).where(Image.status == "categorized")) or 0
+        indexed = session.scalar(select(func.count()).where(Image.status == "categorized",
+                                                            Image.indexed_version == Image.index_version)) or 0
+    return done, indexed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--uploads", type=int, default=20)
+    args = parser.parse_args()
+    images = jpegs_800px(64)
+    raw = raw_throughput(images)
+    print(f"raw model throughput (decode+preprocess+forward, batch 64): {raw:.1f} img/s")
+
+    env = bench_environment()
+    subprocess.run([*STYLECAT, "model", "bootstrap"], check=True, capture_output=True)
+    catalogue(args.images, images)
+    from stylecat.settings import get_settings
+
+    settings = get_settings()
+    threads = {"STYLECAT_TORCH_THREADS": "1"}
+    specs = [
+        (["api", "--port", "8765"], {}),
+        (["worker", "--queues", "categorize.live,index", "--concurrency", "1", "--loglevel", "WARNING"], threads),
+        (["worker", "--queues", "categorize.backfill", "--concurrency", "2", "--loglevel", "WARNING"], threads),
+    ]
+    client = httpx.Client(base_url="http://127.0.0.1:8765", timeout=30)
+    with processes(specs, settings.stack_dir / "bench" / "logs"):
+        wait_for(lambda: client.get("/health").status_code == 200, 60, "the API")
+        time.sleep(15)  # let the worker children load the model before the clock starts
+        started = time.perf_counter()
+        subprocess.run([*STYLECAT, "backfill", "--batch-size", "64"], check=True, capture_output=True)
+        wait_for(lambda: counts()[1] >= args.images, 1800, "every image categorized and indexed", 0.2)
+        seconds = time.perf_counter() - started
+        e2e = args.images / seconds
+        print(f"end-to-end backfill of {args.images} (enqueue → categorized → indexed): {seconds:.1f} s, "
+              f"{e2e:.1f} img/s; ratio to raw model throughput {e2e / raw:.2f}")
+
+        catalogue(args.images, images)  # a second backfill runs while single uploads arrive
+        subprocess.run([*STYLECAT, "backfill", "--batch-size", "64"], check=True, capture_output=True)
+        queue = redis.Redis.from_url(env["STYLECAT_REDIS_URL"])
+        latencies = []
+        for index in range(args.uploads):
+            token = uuid.uuid4().hex
+            began = time.perf_counter()
+            client.post("/images", files={"file": (f"{token} upload.jpg", images[index % len(images)])})
+            wait_for(lambda: client.get("/search", params={"q": token}).json()["total"] == 1, 60, "searchable", 0.02)
+            latencies.append(time.perf_counter() - began)
+        backlog = queue.llen("categorize.backfill")
+        p50 = statistics.median(latencies)
+        p95 = float(np.percentile(latencies, 95))
+        print(f"upload → searchable during a backfill ({args.uploads} uploads, backfill queue still "
+              f"{backlog} batches): p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

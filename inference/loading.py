@@ -1,0 +1,34 @@
+"""What the inference server serves: a registry URI, or a model folder (SageMaker mounts the model
+at /opt/ml/model), loaded once at start-up."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from model import registry
+from model.predictor import StylePredictor
+from stylecat.settings import Settings
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    version: str
+    predictor: StylePredictor
+
+    def describe(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version}
+
+
+def load(settings: Settings) -> LoadedModel:
+    folder = settings.inference_model_dir
+    if folder is None:
+        resolved = registry.resolve(registry.configure(settings), settings.model_uri)
+        return LoadedModel(resolved.name, resolved.version, registry.load_predictor(resolved))
+    if (folder / "MLmodel").exists():  # a logged pyfunc model, as `mlflow deployments` ships it
+        meta_file = folder / "registered_model_meta"
+        meta = yaml.safe_load(meta_file.read_text()) if meta_file.exists() else {}
+        return LoadedModel(str(meta.get("model_name", settings.model_name)), str(meta.get("model_version", "local")),
+                           StylePredictor.load(registry.weights_folder(folder)))
+    return LoadedModel(settings.model_name, f"local:{folder.name}", StylePredictor.load(folder))

@@ -1,0 +1,121 @@
+"""SageMaker-compatible model server: `GET /ping`, `POST /invocations` (and
+`POST /endpoints/{name}/invocations`, so the real boto3 `sagemaker-runtime` client can be pointed at
+it with `endpoint_url`).
+
+Requests: `application/json` `{"inputs": [ref, ...]}` (ref: base64 image bytes, `s3://` URI or an
+http(s) URL under the same rules as the upload API), or one raw image body (`image/jpeg`,
+`image/png`, `image/webp`). Answer: `{"predictions": [...], "model": {"name", "version"}}` in input
+order. A batch runs as one forward pass, in a worker thread so the event loop stays free.
+
+Errors are explicit: 400 malformed JSON or empty inputs, 413 a body over SageMaker's real-time
+limit (6 MB), 415 another media type, 503 while the model loads. An image that cannot be fetched or
+decoded does not fail its batch: its place in `predictions` holds `{"error": {"code", "message"}}`.
+"""
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from inference.loading import LoadedModel, load
+from model.preprocess import ImageDecodeError
+from stylecat.settings import get_settings
+from worker.fetch import FetchError, fetch
+
+log = logging.getLogger(__name__)
+
+SAGEMAKER_MAX_BODY = 6_291_456  # bytes: the real-time endpoint's payload limit
+MAX_INPUTS = 256
+RAW_TYPES = {"image/jpeg", "image/png", "image/webp"}
+
+state: dict[str, LoadedModel] = {}
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    """Load the model once, in the background: /ping answers 503 until it is ready."""
+    async def load_in_background() -> None:
+        state["model"] = await run_in_threadpool(load, get_settings())
+        log.info("model %s version %s loaded", state["model"].name, state["model"].version)
+
+    task = asyncio.create_task(load_in_background())
+    yield
+    task.cancel()
+
+
+app = FastAPI(title="stylecat inference", lifespan=lifespan)
+
+
+def error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+@app.get("/ping")
+def ping() -> JSONResponse:
+    if "model" not in state:
+        return error(503, "loading", "the model is still loading")
+    return JSONResponse({"status": "ok", "model": state["model"].describe()})
+
+
+def _predict(model: LoadedModel, refs: list[str] | None, raw: bytes | None) -> list[dict[str, Any]]:
+    settings = get_settings()
+    fetched: list[bytes | FetchError] = []
+    for ref in refs or []:
+        try:
+            fetched.append(fetch(ref, settings))
+        except FetchError as exc:
+            fetched.append(exc)
+    if raw is not None:
+        fetched.append(raw)
+    images = [item for item in fetched if isinstance(item, bytes)]
+    results = iter(model.predictor.predict(images, settings.max_image_pixels))
+    answer: list[dict[str, Any]] = []
+    for item in fetched:
+        result = item if isinstance(item, FetchError) else next(results)
+        if isinstance(result, (FetchError, ImageDecodeError)):
+            answer.append({"error": {"code": result.code, "message": result.message}})
+        else:
+            answer.append(result.as_contract())
+    return answer
+
+
+@app.post("/invocations")
+@app.post("/endpoints/{endpoint_name}/invocations")
+async def invocations(request: Request) -> JSONResponse:
+    if "model" not in state:
+        return error(503, "loading", "the model is still loading")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > SAGEMAKER_MAX_BODY:
+        return error(413, "too_large", f"body over SageMaker's real-time limit of {SAGEMAKER_MAX_BODY} bytes (6 MB)")
+    body = await request.body()
+    if len(body) > SAGEMAKER_MAX_BODY:
+        return error(413, "too_large", f"body over SageMaker's real-time limit of {SAGEMAKER_MAX_BODY} bytes (6 MB)")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    refs: list[str] | None = None
+    raw: bytes | None = None
+    if content_type == "application/json":
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return error(400, "bad_json", "the body is not valid JSON")
+        refs = payload.get("inputs") if isinstance(payload, dict) else None
+        if not isinstance(refs, list) or not refs or not all(isinstance(ref, str) for ref in refs):
+            return error(400, "bad_inputs", 'expected {"inputs": [<base64 | s3:// | https://>, ...]} with 1+ strings')
+        if len(refs) > MAX_INPUTS:
+            return error(400, "too_many_inputs", f"at most {MAX_INPUTS} inputs per request")
+    elif content_type in RAW_TYPES:
+        if not body:
+            return error(400, "empty", "empty image body")
+        raw = body
+    else:
+        return error(415, "unsupported_media_type",
+                     f"send application/json or one of {sorted(RAW_TYPES)}, not {content_type or 'nothing'!r}")
+    model = state["model"]
+    predictions = await run_in_threadpool(_predict, model, refs, raw)
+    return JSONResponse({"predictions": predictions, "model": model.describe()})

@@ -1,0 +1,5 @@
+"""`python -m stylecat` is the `stylecat` command."""
+
+from stylecat.cli import app
+
+app()

@@ -1,0 +1,70 @@
+"""The categorize domain function with a stand-in classifier (no torch): bad images fail with a code,
+the others are written, and transient storage trouble raises for a retry."""
+
+from collections.abc import Sequence
+
+import pytest
+
+from db.models import Image
+from db.session import session_scope
+from db.writes import ModelRef
+from model.predictor import StyleResult
+from model.preprocess import ImageDecodeError, load_image
+from producer.storage import store
+from stylecat.settings import Settings
+from tests.factories import PROBS, image_row, plain_png
+from worker.categorize import TransientError, categorize
+
+MODEL = ModelRef(name="style-cnn", version="9", backend="local")
+
+
+class StandIn:
+    """Decodes with the real preprocessing, then says `flat` for every image that decodes."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def classify(self, items: Sequence[bytes]) -> tuple[ModelRef, list[StyleResult | ImageDecodeError]]:
+        if items:
+            self.batches.append(len(items))
+        results: list[StyleResult | ImageDecodeError] = []
+        for data in items:
+            try:
+                load_image(data)
+                results.append(StyleResult("flat", PROBS["flat"]))
+            except ImageDecodeError as exc:
+                results.append(exc)
+        return MODEL, results
+
+
+def _stored(data: bytes, settings: Settings, name: str) -> str:
+    return store(data, sha256=name * 32, extension="png", content_type="image/png", settings=settings)
+
+
+def test_one_batch_one_forward_pass_bad_images_fail_with_codes(clean_tables: None, settings: Settings) -> None:
+    good = _stored(plain_png(), settings, "a1")
+    truncated = _stored(plain_png((400, 300))[:300], settings, "b2")
+    with session_scope() as session:
+        ids = [image_row(session, good), image_row(session, truncated), image_row(session, "local:ff/" + "f" * 64 + ".png")]
+    classifier = StandIn()
+    summary = categorize(image_ids=ids, classifier=classifier, settings=settings, session_factory=session_scope)
+    assert classifier.batches == [2]
+    assert summary.categorized == [ids[0]] and summary.failed == {ids[1]: "truncated", ids[2]: "not_found"}
+    with session_scope() as session:
+        rows = [session.get(Image, i) for i in ids]
+        assert [(r.status, r.style, r.error_code) for r in rows if r] == [
+            ("categorized", "flat", None), ("failed", None, "truncated"), ("failed", None, "not_found")]
+
+    again = categorize(image_ids=ids, classifier=classifier, settings=settings, session_factory=session_scope)
+    assert again.skipped == 1 and classifier.batches == [2, 1]  # the categorized one is not run again
+
+
+def test_storage_trouble_is_transient(clean_tables: None, settings: Settings) -> None:
+    with session_scope() as session:
+        image_id = image_row(session, "http://127.0.0.1:1/never.png")  # registered when allowed
+    allowing = settings.model_copy(update={"allow_private_urls": True})
+    with pytest.raises(TransientError):
+        categorize(image_ids=[image_id], classifier=StandIn(), settings=allowing, session_factory=session_scope)
+    with session_scope() as session:
+        row = session.get(Image, image_id)
+        assert row is not None and (row.status, row.attempts) == ("processing", 1)

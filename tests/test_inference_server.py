@@ -1,0 +1,166 @@
+"""The SageMaker-compatible server, running as a real process: the contract, every error case, S3
+inputs through a local S3-compatible server (moto), and the real boto3 sagemaker-runtime client."""
+
+import base64
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+
+from inference.entrypoint import server_command
+from tests.factories import illustration, plain_png
+from tests.processes import STYLECAT, Process, free_port, wait_for
+
+AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's S3-compatible server on loopback."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return httpx.get(url, timeout=1).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    wait_for(answers, 30, "moto")
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(s3: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    subprocess.run([*STYLECAT, "model", "bootstrap"], check=True, capture_output=True)
+    port = free_port()
+    env = {**AWS, "STYLECAT_S3_ENDPOINT_URL": s3, "STYLECAT_TORCH_THREADS": "1"}
+    process = Process(["serve-model", "--port", str(port)], tmp_path_factory.mktemp("inference") / "server.log", env)
+    base = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{base}/ping", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(ready, 90, f"/ping\n{process.tail()}")
+        yield base
+    finally:
+        process.stop()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_ping_names_the_loaded_model(server: str) -> None:
+    body = httpx.get(f"{server}/ping").json()
+    assert body == {"status": "ok", "model": {"name": "style-cnn", "version": "1"}}
+
+
+def test_json_batch_in_input_order(server: str) -> None:
+    samples = [illustration(i, seed=555) for i in range(8)]
+    response = httpx.post(f"{server}/invocations", json={"inputs": [b64(data) for data, _ in samples]}, timeout=60)
+    assert response.status_code == 200
+    predictions = response.json()["predictions"]
+    assert len(predictions) == 8
+    for prediction in predictions:
+        assert set(prediction) == {"pred", "probs"}
+        assert set(prediction["probs"]) == {"3d", "flat", "hand_drawn", "line_art"}
+        assert abs(sum(prediction["probs"].values()) - 1) < 1e-4
+        assert prediction["pred"] == max(prediction["probs"], key=prediction["probs"].get)
+    assert sum(p["pred"] == style for p, (_, style) in zip(predictions, samples, strict=True)) >= 7
+    # order: each image alone gives the same answer as in the batch
+    single = httpx.post(f"{server}/invocations", json={"inputs": [b64(samples[5][0])]}).json()["predictions"][0]
+    assert single["pred"] == predictions[5]["pred"]
+    assert single["probs"] == pytest.approx(predictions[5]["probs"], abs=1e-4)
+
+
+def test_raw_image_body(server: str) -> None:
+    data, style = illustration(2, seed=555)
+    content_type = "image/jpeg" if data[:2] == b"\xff\xd8" else "image/png"
+    response = httpx.post(f"{server}/invocations", content=data, headers={"content-type": content_type})
+    assert response.status_code == 200 and response.json()["predictions"][0]["pred"] == style
+
+
+def test_s3_inputs_through_a_local_s3_server(server: str, s3: str) -> None:
+    client = boto3.client("s3", endpoint_url=s3, region_name="us-east-1", aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+    client.create_bucket(Bucket="uploads")
+    data, style = illustration(3, seed=555)
+    client.put_object(Bucket="uploads", Key="a/b.img", Body=data)
+    response = httpx.post(f"{server}/invocations",
+                          json={"inputs": ["s3://uploads/a/b.img", "s3://uploads/missing.png"]}, timeout=30)
+    first, second = response.json()["predictions"]
+    assert first["pred"] == style
+    assert second["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(("kwargs", "status", "code"), [
+    ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "bad_json"),
+    ({"json": {"inputs": []}}, 400, "bad_inputs"),
+    ({"json": {"instances": ["x"]}}, 400, "bad_inputs"),
+    ({"json": {"inputs": [1, 2]}}, 400, "bad_inputs"),
+    ({"json": ["a list"]}, 400, "bad_inputs"),
+    ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "unsupported_media_type"),
+    ({"content": b"", "headers": {"content-type": "image/png"}}, 400, "empty"),
+    ({"content": b"\0" * 6_400_000, "headers": {"content-type": "image/jpeg"}}, 413, "too_large"),
+])
+def test_errors_are_explicit(server: str, kwargs: dict[str, object], status: int, code: str) -> None:
+    response = httpx.post(f"{server}/invocations", timeout=30, **kwargs)  # type: ignore[arg-type]
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+def test_a_bad_image_is_a_per_item_error_and_the_batch_still_answers(server: str) -> None:
+    inputs = [b64(plain_png()), b64(b"not an image"), b64(plain_png()[:60]), "http://127.0.0.1:1/x.png", "!!"]
+    predictions = httpx.post(f"{server}/invocations", json={"inputs": inputs}).json()["predictions"]
+    assert "pred" in predictions[0]
+    assert [p["error"]["code"] for p in predictions[1:]] == ["not_an_image", "truncated", "forbidden_url",
+                                                              "bad_reference"]
+
+
+def test_the_real_boto3_client_round_trip(server: str) -> None:
+    runtime = boto3.client("sagemaker-runtime", endpoint_url=server, region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+    data, style = illustration(6, seed=555)
+    response = runtime.invoke_endpoint(EndpointName="stylecat", ContentType="application/json",
+                                       Accept="application/json", Body=json.dumps({"inputs": [b64(data)]}))
+    assert json.loads(response["Body"].read())["predictions"][0]["pred"] == style
+
+
+def test_entrypoint_serves_on_8080_and_execs_anything_else() -> None:
+    command = server_command(8080)
+    assert command[1:3] == ["-m", "uvicorn"] and command[command.index("--port") + 1] == "8080"
+    result = subprocess.run([sys.executable, "-m", "inference.entrypoint", "echo", "hello"], capture_output=True,
+                            text=True)
+    assert result.stdout == "hello\n"
+    assert subprocess.run([sys.executable, "-m", "inference.entrypoint"], capture_output=True).returncode != 0
+
+
+def test_dockerfile_and_deploy_script_statically() -> None:
+    root = Path(__file__).resolve().parents[1]
+    dockerfile = (root / "inference" / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["python", "-m", "inference.entrypoint"]' in dockerfile  # exec form
+    assert 'CMD ["serve"]' in dockerfile and "EXPOSE 8080" in dockerfile
+    assert "STYLECAT_INFERENCE_MODEL_DIR=/opt/ml/model" in dockerfile
+    script = root / "inference" / "deploy.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    usage = subprocess.run([str(script), "--endpoint", "e"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "missing --model-uri" in usage.stderr
+    text = script.read_text()
+    for flag in ("--model-uri", "--instance-type", "--instance-count", "--role-arn", "--region"):
+        assert flag in text
+    assert "mlflow deployments create -t" in text and "image_url=" in text and "docker push" in text

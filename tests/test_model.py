@@ -1,0 +1,127 @@
+"""The style CNN's own parts: generator, labelled folders, one preprocessing path for every
+consumer, the pyfunc contract, training into MLflow and moving aliases (tiny models, own store)."""
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+from PIL import Image as PILImage
+
+from model import registry, synthetic
+from model.dataset import DatasetError, folder_files, folder_split, synthetic_split
+from model.predictor import StylePredictor
+from model.preprocess import load_image, to_uint8_array
+from model.training import TrainConfig, train
+from stylecat.settings import Settings, get_settings
+from tests.factories import encode
+
+
+@pytest.fixture
+def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """A private MLflow store, so tiny models never become versions of the suite's registry."""
+    monkeypatch.setenv("STYLECAT_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("STYLECAT_STACK_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield get_settings()
+    monkeypatch.undo()
+    get_settings.cache_clear()
+    registry.configure(get_settings())
+
+
+def test_the_generator_is_deterministic_for_a_seed() -> None:
+    first, style = synthetic.sample(5, seed=123)
+    again, style_again = synthetic.sample(5, seed=123)
+    other, _ = synthetic.sample(5, seed=124)
+    assert style == style_again == synthetic.style_of(5, 123)
+    assert first.tobytes() == again.tobytes() and first.tobytes() != other.tobytes()
+    assert 256 <= max(first.size) <= 1200
+    pixels, labels = synthetic_split(8, seed=9, size=32, workers=1)
+    pixels_again, labels_again = synthetic_split(8, seed=9, size=32, workers=2)
+    assert np.array_equal(pixels, pixels_again) and np.array_equal(labels, labels_again)
+    assert sorted(set(labels.tolist())) == [0, 1, 2, 3]
+
+
+def test_the_labelled_folder_loader(tmp_path: Path) -> None:
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "a.png").write_bytes(encode(PILImage.new("RGB", (40, 30), (10, 200, 10))))
+    (tmp_path / "line_art").mkdir()
+    (tmp_path / "line_art" / "b.jpg").write_bytes(b"not really a jpeg")
+    pixels, labels, skipped = folder_split(tmp_path, 32)
+    assert pixels.shape == (1, 32, 32, 3) and labels.tolist() == [1] and skipped[0].endswith("b.jpg: not_an_image")
+    (tmp_path / "watercolour").mkdir()
+    with pytest.raises(DatasetError, match=r"unknown class folder\(s\) \['watercolour'\]"):
+        folder_files(tmp_path)
+
+
+def _awkward_images() -> dict[str, bytes]:
+    rgb = synthetic.sample(1, seed=3)[0].resize((200, 150))
+    palette = rgb.convert("P", palette=PILImage.Palette.ADAPTIVE)
+    palette.info["transparency"] = 0
+    sixteen = PILImage.fromarray((np.asarray(rgb.convert("L"), dtype=np.uint16) * 257))
+    exif = PILImage.Exif()
+    exif[0x0112] = 6  # rotate 90°
+    frames = [rgb.convert("P"), rgb.transpose(PILImage.Transpose.FLIP_LEFT_RIGHT).convert("P")]
+    animated = io.BytesIO()
+    frames[0].save(animated, "GIF", save_all=True, append_images=frames[1:])
+    return {
+        "cmyk": encode(rgb.convert("CMYK"), "JPEG"),
+        "palette+transparency": encode(palette, "PNG", transparency=0),
+        "alpha": encode(rgb.convert("RGBA"), "PNG"),
+        "16-bit": encode(sixteen, "PNG"),
+        "exif-rotated": encode(rgb, "JPEG", exif=exif.tobytes()),
+        "animated": animated.getvalue(),
+    }
+
+
+def test_awkward_modes_decode_to_rgb_the_same_way_everywhere() -> None:
+    predictor = StylePredictor.load(registry.CHAMPION_DIR)
+    images = _awkward_images()
+    rotated = load_image(images["exif-rotated"])
+    assert rotated.size == (150, 200) and rotated.mode == "RGB"  # EXIF orientation applied first
+    alpha = load_image(encode(PILImage.new("RGBA", (8, 8), (255, 0, 0, 0)), "PNG"))
+    assert alpha.getpixel((1, 1)) == (255, 255, 255)  # transparency composited onto white
+    sixteen = load_image(images["16-bit"])
+    assert sixteen.mode == "RGB" and max(sixteen.getextrema()[0]) > 100  # scaled to 8 bits, not clipped
+    batch = predictor.predict(list(images.values()))
+    for name, data, result in zip(images, images.values(), batch, strict=True):
+        assert not isinstance(result, Exception), name
+        expected = predictor.probabilities(to_uint8_array(load_image(data, draft_size=128), 128)[None])[0]
+        assert list(result.probs.values()) == pytest.approx(expected.tolist(), abs=1e-5), name  # type: ignore[union-attr]
+
+
+def test_train_logs_a_run_registers_a_version_and_the_pyfunc_keeps_the_contract(own_store: Settings) -> None:
+    import mlflow
+
+    config = TrainConfig(n_train=32, n_test=16, epochs=1, image_size=48, batch_size=8, threads=1)
+    result = train(config, own_store)
+    assert result.version == "1" and result.metrics["n"] == 16
+    client = MlflowClient()
+    run = client.get_run(result.run_id)
+    assert {"loss", "train_accuracy", "test_accuracy", "test_f1_flat"} <= set(run.data.metrics)
+    assert run.data.params["epochs"] == "1"
+    assert {a.path for a in client.list_artifacts(result.run_id)} >= {"confusion_matrix.png", "evaluation.json"}
+
+    model = mlflow.pyfunc.load_model("models:/style-cnn/1")
+    inputs = [__import__("base64").b64encode(data).decode() for data in list(_awkward_images().values())[:3]]
+    output = model.predict(inputs)
+    assert len(output) == 3
+    for item in output:
+        item = item if isinstance(item, dict) else item.model_dump()
+        assert set(item) == {"pred", "probs"} and set(item["probs"]) == {"3d", "flat", "hand_drawn", "line_art"}
+        assert sum(item["probs"].values()) == pytest.approx(1, abs=1e-4)
+
+
+def test_bootstrap_promote_and_rollback_move_the_alias(own_store: Settings) -> None:
+    client = registry.configure(own_store)
+    first = registry.ensure_champion(client, own_store.model_name)
+    assert (first.version, registry.ensure_champion(client, own_store.model_name).version) == ("1", "1")
+    result = train(TrainConfig(n_train=16, n_test=8, epochs=1, image_size=32, batch_size=8, threads=1), own_store)
+    assert result.version == "2"
+    assert registry.promote(client, own_store.model_name, "2", "champion") == "1"
+    assert registry.resolve(client, "models:/style-cnn@champion").version == "2"
+    assert registry.promote(client, own_store.model_name, "1", "champion") == "2"  # the rollback
+    assert registry.resolve(client, "models:/style-cnn@champion").version == "1"
+    assert registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion")).image_size == 128
