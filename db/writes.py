@@ -71,6 +71,13 @@ def claim(*, session: Session, image_ids: Sequence[int], model: ModelRef, max_at
     return todo
 
 
+def release(*, session: Session, image_ids: Sequence[int]) -> None:
+    """Give claimed images back after a transient failure: that run does not count as an attempt
+    (attempts cap poison images and crashed workers, not an endpoint that is briefly away)."""
+    session.execute(update(Image).where(Image.id.in_(image_ids), Image.status == ImageStatus.PROCESSING)
+                    .values(status=ImageStatus.QUEUED.value, attempts=func.greatest(Image.attempts - 1, 0)))
+
+
 def record_predictions(*, session: Session, predictions: Sequence[Prediction], model: ModelRef) -> None:
     """Append each prediction to the history (once per image and model version) and make it the
     image's style, unless a human reviewed the image: a review is never overwritten."""

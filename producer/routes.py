@@ -1,8 +1,13 @@
 """HTTP routes of the producer: upload, register, read an image's state, review it."""
 
+import logging
+from collections.abc import Callable
 from typing import Annotated, Any
 
+import redis
+
 from fastapi import APIRouter, File, HTTPException, UploadFile
+from kombu.exceptions import OperationalError as KombuOperationalError
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -14,6 +19,7 @@ from stylecat.deps import SessionDep, SettingsDep
 from stylecat.styles import STYLES
 from worker.fetch import FetchError
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/images", tags=["images"])
 
 Style = Annotated[str, Field(pattern=f"^({'|'.join(STYLES)})$")]
@@ -35,6 +41,15 @@ class ReviewIn(BaseModel):
     reviewer: str = Field(min_length=1, max_length=200)
 
 
+def _after_commit(send: Callable[[], None], what: str) -> None:
+    """The row is committed, so if Redis is down now the periodic sweeper (or indexer sweep) does
+    this later: the request still succeeds."""
+    try:
+        send()
+    except (KombuOperationalError, redis.RedisError, OSError):
+        log.warning("could not %s now; the periodic sweep will", what, exc_info=True)
+
+
 def _rejected(exc: UploadRejected) -> HTTPException:
     return HTTPException(exc.status, {"code": exc.code, "message": exc.message})
 
@@ -49,7 +64,7 @@ def upload(file: Annotated[UploadFile, File()], session: SessionDep,
     except UploadRejected as exc:
         raise _rejected(exc) from None
     session.commit()
-    enqueue(image_id, "live")  # after the commit: the worker must see the row
+    _after_commit(lambda: enqueue(image_id, "live"), f"enqueue image {image_id}")  # the worker must see the row
     return Accepted(id=image_id, url=f"/images/{image_id}")
 
 
@@ -63,7 +78,7 @@ def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> Ac
     except FetchError as exc:
         raise HTTPException(422, {"code": exc.code, "message": exc.message}) from None
     session.commit()
-    enqueue(image_id, "live")
+    _after_commit(lambda: enqueue(image_id, "live"), f"enqueue image {image_id}")
     return Accepted(id=image_id, url=f"/images/{image_id}")
 
 
@@ -89,5 +104,5 @@ def review(image_id: int, body: ReviewIn, session: SessionDep) -> dict[str, Any]
     if image is None:
         raise HTTPException(404, {"code": "not_found", "message": f"no image {image_id}"})
     session.commit()
-    request_indexing()
+    _after_commit(request_indexing, f"index the review of image {image_id}")
     return image_view(image)

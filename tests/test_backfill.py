@@ -83,3 +83,10 @@ def test_limit_stops_the_keyset_walk(clean_tables: None) -> None:
     sent: list[int] = []
     backfill(session_factory=session_scope, criteria=Criteria(Selection.ALL, limit=11), batch_size=3, send=sent.extend)
     assert sent == ids[:11]
+
+
+def test_each_queue_receives_only_its_own_messages(settings: Settings) -> None:
+    client = redis.Redis.from_url(settings.redis_url)
+    client.flushdb()
+    enqueue_batch([1, 2], "backfill")
+    assert [client.llen(q.value) for q in Queue] == [0, 1, 0]  # live, backfill, index

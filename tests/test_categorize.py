@@ -67,4 +67,4 @@ def test_storage_trouble_is_transient(clean_tables: None, settings: Settings) ->
         categorize(image_ids=[image_id], classifier=StandIn(), settings=allowing, session_factory=session_scope)
     with session_scope() as session:
         row = session.get(Image, image_id)
-        assert row is not None and (row.status, row.attempts) == ("processing", 1)
+        assert row is not None and (row.status, row.attempts) == ("queued", 0)  # not counted as an attempt

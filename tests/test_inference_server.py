@@ -24,8 +24,9 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto's S3-compatible server on loopback."""
     port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                   stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:

@@ -82,6 +82,12 @@ def stack(request: pytest.FixtureRequest, settings: Settings, tmp_path_factory: 
                 process.stop()
 
 
+@pytest.fixture
+def client(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.base, timeout=30) as api:
+        yield api
+
+
 def _upload(client: httpx.Client, data: bytes, name: str) -> int:
     response = client.post("/images", files={"file": (name, data)})
     assert response.status_code == 202, response.text
@@ -98,8 +104,7 @@ def _queues_empty(settings: Settings) -> bool:
 
 
 def test_uploads_are_categorized_indexed_searchable_and_reviews_survive_a_backfill(
-        stack: Stack, settings: Settings, clean_tables: None) -> None:
-    client = httpx.Client(base_url=stack.base, timeout=30)
+        stack: Stack, client: httpx.Client, settings: Settings, clean_tables: None) -> None:
     known: dict[int, str] = {}
     for index in range(4 * N_PER_STYLE):
         data, style = illustration(index, seed=4242)
@@ -149,7 +154,8 @@ def test_uploads_are_categorized_indexed_searchable_and_reviews_survive_a_backfi
 
 
 @pytest.mark.parametrize("stack", ["local"], indirect=True)
-def test_the_live_queue_is_served_while_a_backfill_runs(stack: Stack, settings: Settings, clean_tables: None) -> None:
+def test_the_live_queue_is_served_while_a_backfill_runs(client: httpx.Client, settings: Settings,
+                                                        clean_tables: None) -> None:
     """An existing catalogue of 300 never-categorized images is backfilled one per task; a live
     upload meanwhile is categorized within seconds, long before the backfill is done."""
     refs = []
@@ -164,7 +170,6 @@ def test_the_live_queue_is_served_while_a_backfill_runs(stack: Stack, settings: 
     assert "enqueued 300 images" in result.stdout, result.stderr
     queue = redis.Redis.from_url(settings.redis_url)
 
-    client = httpx.Client(base_url=stack.base, timeout=30)
     live = _upload(client, plain_png((320, 240), (30, 30, 30)), "live.png")
     seconds = wait_for(lambda: client.get(f"/images/{live}").json()["status"] == "categorized", 30,
                        "the live upload")
@@ -175,14 +180,14 @@ def test_the_live_queue_is_served_while_a_backfill_runs(stack: Stack, settings: 
 
 
 @pytest.mark.parametrize("stack", ["sagemaker"], indirect=True)
-def test_a_killed_model_server_makes_tasks_retry_then_succeed(stack: Stack, settings: Settings, clean_tables: None,
+def test_a_killed_model_server_makes_tasks_retry_then_succeed(stack: Stack, client: httpx.Client, clean_tables: None,
                                                               tmp_path: Path) -> None:
     assert stack.model_server is not None
     stack.model_server.stop()
-    client = httpx.Client(base_url=stack.base, timeout=30)
     ids = [_upload(client, illustration(i, seed=7)[0], f"{i}.png") for i in range(6)]
     time.sleep(6)
     assert not _settled(client, ids), "nothing can be categorized while the endpoint is down"
     stack.model_server = _start_model_server(stack.model_port, tmp_path / "model-server-again.log")
     wait_for(lambda: _settled(client, ids), 120, "categorization after the endpoint came back")
-    assert all(client.get(f"/images/{i}").json()["status"] == "categorized" for i in ids)
+    final = [client.get(f"/images/{i}").json() for i in ids]
+    assert all(image["status"] == "categorized" for image in final), final

@@ -7,6 +7,7 @@ never stuck behind a million-image backfill (priorities on Redis are approximate
 from enum import StrEnum
 
 from celery import Celery
+from kombu import Exchange
 from kombu import Queue as KombuQueue
 
 from stylecat.settings import get_settings
@@ -36,7 +37,9 @@ def make_app() -> Celery:
         broker_connection_retry_on_startup=True,
         worker_max_memory_per_child=settings.worker_max_memory_per_child,
         worker_proc_alive_timeout=60,  # a child loads the model on start
-        task_queues=[KombuQueue(queue.value) for queue in Queue],
+        # each queue its own exchange and key: unbound queues would all share the default ones, and
+        # Redis would copy every message into every queue
+        task_queues=[KombuQueue(q.value, Exchange(q.value, type="direct"), routing_key=q.value) for q in Queue],
         task_default_queue=Queue.LIVE.value,
         worker_send_task_events=True,  # for Flower
         task_send_sent_event=True,

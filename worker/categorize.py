@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from db.writes import Prediction, claim, mark_failed, record_predictions
+from db.writes import Prediction, claim, mark_failed, record_predictions, release
 from model.preprocess import ImageDecodeError
 from stylecat.settings import Settings
 from worker.classifiers import Classifier
@@ -40,19 +40,15 @@ def categorize(*, image_ids: Sequence[int], classifier: Classifier, settings: Se
                    claim(session=session, image_ids=image_ids, model=model, max_attempts=settings.max_attempts)]
     summary.skipped = len(set(image_ids)) - len(claimed)
 
-    fetched: list[tuple[int, bytes]] = []
-    errors: dict[int, tuple[str, str]] = {}
-    for image_id, ref in claimed:
-        try:
-            fetched.append((image_id, fetch(ref, settings)))
-        except FetchError as exc:
-            if exc.transient:
-                raise TransientError(f"image {image_id}: {exc.message}") from exc
-            errors[image_id] = (exc.code, exc.message)
-
-    started = time.perf_counter()
-    model, results = classifier.classify([data for _, data in fetched])
-    latency_ms = (time.perf_counter() - started) * 1000 / max(1, len(fetched))
+    try:
+        fetched, errors = _fetch_all(claimed, settings)
+        started = time.perf_counter()
+        model, results = classifier.classify([data for _, data in fetched])
+        latency_ms = (time.perf_counter() - started) * 1000 / max(1, len(fetched))
+    except TransientError:
+        with session_factory() as session:
+            release(session=session, image_ids=[image_id for image_id, _ in claimed])
+        raise
 
     predictions = []
     for (image_id, _), result in zip(fetched, results, strict=True):
@@ -68,6 +64,20 @@ def categorize(*, image_ids: Sequence[int], classifier: Classifier, settings: Se
     summary.categorized = [p.image_id for p in predictions]
     summary.failed = {image_id: code for image_id, (code, _) in errors.items()}
     return summary
+
+
+def _fetch_all(claimed: list[tuple[int, str]], settings: Settings
+               ) -> tuple[list[tuple[int, bytes]], dict[int, tuple[str, str]]]:
+    fetched: list[tuple[int, bytes]] = []
+    errors: dict[int, tuple[str, str]] = {}
+    for image_id, ref in claimed:
+        try:
+            fetched.append((image_id, fetch(ref, settings)))
+        except FetchError as exc:
+            if exc.transient:
+                raise TransientError(f"image {image_id}: {exc.message}") from exc
+            errors[image_id] = (exc.code, exc.message)
+    return fetched, errors
 
 
 def fail_all(*, image_ids: Sequence[int], code: str, message: str, session_factory: SessionFactory) -> None:
