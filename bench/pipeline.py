@@ -93,7 +93,7 @@ def main() -> None:
         print(f"end-to-end backfill of {args.images} (enqueue → categorized → indexed): {seconds:.1f} s, "
               f"{e2e:.1f} img/s; ratio to raw model throughput {e2e / raw:.2f}")
 
-        catalogue(args.images, images)  # a second backfill runs while single uploads arrive
+        catalogue(3 * args.images, images)  # a second, longer backfill runs while single uploads arrive
         subprocess.run([*STYLECAT, "backfill", "--batch-size", "64"], check=True, capture_output=True)
         queue = redis.Redis.from_url(env["STYLECAT_REDIS_URL"])
         latencies = []

@@ -54,9 +54,9 @@ def claim(*, session: Session, image_ids: Sequence[int], model: ModelRef, max_at
     Skipped: unknown ids, and images already categorized by this very model version (so a task run
     twice changes nothing). Images past `max_attempts` are failed with `too_many_attempts`.
     """
-    rows = session.scalars(
-        select(Image).where(Image.id.in_(image_ids)).order_by(Image.id).with_for_update(skip_locked=True)
-    ).all()
+    # Wait for row locks, never skip: a row locked by the indexer (or a duplicate delivery) must still
+    # be claimed once the lock is released, or its job would end without it. Id order avoids deadlocks.
+    rows = session.scalars(select(Image).where(Image.id.in_(image_ids)).order_by(Image.id).with_for_update()).all()
     todo = []
     for row in rows:
         if row.status == ImageStatus.CATEGORIZED and (row.model_name, row.model_version) == (model.name, model.version):

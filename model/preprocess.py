@@ -17,7 +17,7 @@ MEAN, STD = 0.5, 0.25
 _REFUSED_MAGIC = {b"%!PS": "EPS/PostScript", b"\xc5\xd0\xd3\xc6": "EPS", b"%PDF": "PDF", b"8BPS": "PSD",
                   b"\x00\x00\x01\x00": "ICO", b"<svg": "SVG", b"<?xml": "SVG/XML", b"\x00\x00\x00\x0cjP": "JPEG 2000",
                   b"\xffO\xffQ": "JPEG 2000", b"qoif": "QOI"}
-_ALLOWED_MAGIC = (b"\xff\xd8", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
+_ALLOWED_MAGIC = (b"\xff\xd8", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*", b"RIFF")
 
 
 class ImageDecodeError(ValueError):

@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     """Attempts per image before it is failed with code `too_many_attempts`."""
     stale_after: int = Field(default=600, gt=0)
     """Seconds after which the sweeper re-enqueues an image left queued or processing."""
-    index_debounce: float = Field(default=1.0, ge=0)
+    index_debounce: float = Field(default=0.25, ge=0)
     """Seconds the indexer waits after a write, so that many writes share one bulk request."""
     backfill_batch_size: int = Field(default=64, ge=1, le=1000)
 

@@ -90,3 +90,27 @@ def test_mark_failed_records_code_and_message(clean_tables: None) -> None:
 def test_review_of_an_unknown_image_is_none(clean_tables: None) -> None:
     with session_scope() as session:
         assert add_review(session=session, image_id=999_999, style="flat", reviewer="ana") is None
+
+
+def test_claim_waits_for_a_row_the_indexer_holds_instead_of_skipping_it(clean_tables: None) -> None:
+    import threading
+    import time
+
+    from sqlalchemy import select as sa_select
+
+    with session_scope() as session:
+        image_id = image_row(session)
+    claimed: list[int] = []
+    with session_scope() as indexer:  # the indexer locks its batch while the bulk request runs
+        indexer.execute(sa_select(Image.id).where(Image.id == image_id).with_for_update())
+
+        def run_claim() -> None:
+            with session_scope() as session:
+                claimed.extend(row.id for row in claim(session=session, image_ids=[image_id], model=V1, max_attempts=5))
+
+        worker = threading.Thread(target=run_claim)
+        worker.start()
+        time.sleep(0.5)
+        assert claimed == []  # waiting on the lock
+    worker.join(10)
+    assert claimed == [image_id]
