@@ -53,6 +53,8 @@ def bench_environment() -> dict[str, str]:
 @contextmanager
 def processes(specs: list[tuple[list[str], dict[str, str]]], logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     logs.mkdir(parents=True, exist_ok=True)
+    # SIGTERM (e.g. `timeout`) must still run the `finally` below, or the workers outlive the benchmark
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = []
     try:
         for index, (args, env) in enumerate(specs):

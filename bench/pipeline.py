@@ -78,8 +78,8 @@ def main() -> None:
     threads = {"STYLECAT_TORCH_THREADS": "1"}
     specs = [
         (["api", "--port", "8765"], {}),
-        (["worker", "--queues", "categorize.live,index", "--concurrency", "1", "--loglevel", "WARNING"], threads),
-        (["worker", "--queues", "categorize.backfill", "--concurrency", "2", "--loglevel", "WARNING"], threads),
+        (["worker", "--queues", "categorize.live,index", "--concurrency", "2", "--loglevel", "INFO"], threads),
+        (["worker", "--queues", "categorize.backfill", "--concurrency", "2", "--loglevel", "INFO"], threads),
     ]
     client = httpx.Client(base_url="http://127.0.0.1:8765", timeout=30)
     with processes(specs, settings.stack_dir / "bench" / "logs"):
@@ -93,7 +93,7 @@ def main() -> None:
         print(f"end-to-end backfill of {args.images} (enqueue → categorized → indexed): {seconds:.1f} s, "
               f"{e2e:.1f} img/s; ratio to raw model throughput {e2e / raw:.2f}")
 
-        catalogue(3 * args.images, images)  # a second, longer backfill runs while single uploads arrive
+        catalogue(5 * args.images, images)  # a second, longer backfill runs while single uploads arrive
         subprocess.run([*STYLECAT, "backfill", "--batch-size", "64"], check=True, capture_output=True)
         queue = redis.Redis.from_url(env["STYLECAT_REDIS_URL"])
         latencies = []

@@ -4,6 +4,7 @@ Sent by task name, so the caller (the API, a host application) never imports the
 """
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Literal
 
 import redis
@@ -28,10 +29,15 @@ def enqueue_batch(image_ids: Sequence[int], priority: Priority = "backfill") -> 
     app.send_task(CATEGORIZE, args=[list(image_ids)], queue=queue.value)
 
 
+@lru_cache
+def redis_client(url: str) -> redis.Redis:
+    """One connection pool per process and URL."""
+    return redis.Redis.from_url(url)
+
+
 def request_indexing() -> None:
     """Debounced: at most one indexing run is scheduled at a time, and writes meanwhile join it
     (the index task clears the key when it starts)."""
     settings = get_settings()
-    client = redis.Redis.from_url(settings.redis_url)
-    if client.set(INDEX_PENDING_KEY, 1, nx=True, ex=max(5, int(settings.index_debounce * 10))):
+    if redis_client(settings.redis_url).set(INDEX_PENDING_KEY, 1, nx=True, ex=max(5, int(settings.index_debounce * 10))):
         app.send_task(INDEX, queue=Queue.INDEX.value, countdown=settings.index_debounce)

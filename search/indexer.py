@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 
 from opensearchpy import OpenSearch
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Image
@@ -23,6 +23,7 @@ class IndexReport:
     indexed: int = 0
     stale: int = 0
     errors: int = 0
+    more: bool = False
 
 
 def bulk_body(images: list[Image], index: str) -> list[dict[str, object]]:
@@ -44,8 +45,11 @@ def index_batch(*, session: Session, client: OpenSearch, alias: str, batch_size:
     if not images:
         return report
     ensure_alias(client, alias)
-    response = client.bulk(body=bulk_body(list(images), alias))
+    # refresh: searchable now rather than at the next refresh interval; runs are debounced and
+    # bounded, so this is a few refreshes a second at most
+    response = client.bulk(body=bulk_body(list(images), alias), refresh=True)
     by_id = {image.id: image for image in images}
+    done: list[dict[str, int]] = []
     for item in response["items"]:
         result = item["index"]
         image = by_id[int(result["_id"])]
@@ -57,20 +61,31 @@ def index_batch(*, session: Session, client: OpenSearch, alias: str, batch_size:
             report.errors += 1
             log.warning("indexing image %s failed: %s", image.id, result.get("error"))
             continue
-        session.execute(update(Image).where(Image.id == image.id)
-                        .values(indexed_version=func.greatest(Image.indexed_version, image.index_version),
-                                updated_at=Image.updated_at))
+        done.append({"b_id": image.id, "b_version": image.index_version})
+    if done:  # one statement for the batch; updated_at is left alone (it is the sweeper's clock)
+        session.connection().execute(
+            update(Image).where(Image.id == bindparam("b_id")).values(
+                indexed_version=func.greatest(Image.indexed_version, bindparam("b_version")),
+                updated_at=Image.updated_at),
+            done)
     return report
 
 
-def index_pending(*, session_factory, client: OpenSearch, alias: str, batch_size: int = 500) -> IndexReport:  # type: ignore[no-untyped-def]
-    """Index batches, one transaction each, until nothing is pending or a batch only had errors."""
+def index_pending(*, session_factory, client: OpenSearch, alias: str, batch_size: int = 500,  # type: ignore[no-untyped-def]
+                  max_batches: int | None = None) -> IndexReport:
+    """Index batches, one transaction each, until nothing is pending, a batch only had errors, or
+    `max_batches` ran (then `more` is set: a worker shared with live tasks must not be monopolised)."""
     total = IndexReport()
+    batches = 0
     while True:
         with session_factory() as session:
             report = index_batch(session=session, client=client, alias=alias, batch_size=batch_size)
         total.indexed += report.indexed
         total.stale += report.stale
         total.errors += report.errors
+        batches += 1
         if report.indexed + report.stale == 0:
+            return total
+        if max_batches is not None and batches >= max_batches:
+            total.more = True
             return total

@@ -13,7 +13,7 @@ from celery.signals import worker_process_init
 from sqlalchemy.exc import OperationalError
 
 from db.session import get_engine, session_scope
-from producer.enqueue import CATEGORIZE, INDEX, INDEX_PENDING_KEY, enqueue_batch, request_indexing
+from producer.enqueue import CATEGORIZE, INDEX, INDEX_PENDING_KEY, enqueue_batch, redis_client, request_indexing
 from search.client import get_client
 from search.indexer import index_pending
 from stylecat.settings import get_settings
@@ -39,7 +39,7 @@ def _init_child(**_: object) -> None:
 
 
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(get_settings().redis_url)
+    return redis_client(get_settings().redis_url)
 
 
 @app.task(name=CATEGORIZE, bind=True, acks_late=True, reject_on_worker_lost=True, **RETRY)
@@ -62,8 +62,11 @@ def categorize_task(self: Task, image_ids: list[int]) -> dict[str, int]:
 @app.task(name=INDEX, acks_late=True, **RETRY)
 def index_task() -> dict[str, int]:
     _redis().delete(INDEX_PENDING_KEY)  # writes from now on schedule the next run
-    report = index_pending(session_factory=session_scope, client=get_client(), alias=get_settings().opensearch_index)
-    return report.__dict__
+    report = index_pending(session_factory=session_scope, client=get_client(), alias=get_settings().opensearch_index,
+                           max_batches=2)
+    if report.more:  # yield the worker to live tasks, then carry on
+        request_indexing()
+    return {"indexed": report.indexed, "stale": report.stale, "errors": report.errors}
 
 
 @app.task(name="stylecat.sweep", acks_late=True, **RETRY)
