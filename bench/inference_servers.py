@@ -9,9 +9,12 @@ same registered model, side by side in one run:
 
 import argparse
 import base64
+import os
+import sys
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -59,7 +62,10 @@ def main() -> None:
     specs = [
         (["serve-model", "--port", str(OURS)], {}),
         (["mlflow", "models", "serve", "-m", settings.model_uri, "--env-manager", "local", "-h", "127.0.0.1",
-          "-p", str(MLFLOW)], {"MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri}),
+          "-p", str(MLFLOW)],
+         # mlflow execs `uvicorn` from PATH: make it this environment's
+         {"MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+          "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}),
     ]
     with processes(specs, settings.stack_dir / "bench" / "logs-inference"):
         wait_for(lambda: httpx.get(f"http://127.0.0.1:{OURS}/ping").status_code == 200, 120, "stylecat server")

@@ -5,6 +5,7 @@ them preprocess and predict in exactly one way.
 """
 
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,9 @@ class StylePredictor:
     def __init__(self, net: StyleNet, image_size: int) -> None:
         self.net = net.eval().to(memory_format=torch.channels_last)
         self.image_size = image_size
+        # Decoding runs in parallel in the caller's threads (Pillow releases the GIL); forward passes
+        # take turns, each with all of torch's threads, instead of oversubscribing the cores.
+        self._forward = threading.Lock()
 
     @classmethod
     def load(cls, folder: Path) -> "StylePredictor":
@@ -61,7 +65,7 @@ class StylePredictor:
 
     def probabilities(self, batch_hwc: np.ndarray) -> np.ndarray:
         """One forward pass over uint8 NHWC pixels; returns N x len(STYLES) probabilities."""
-        with torch.inference_mode():
+        with self._forward, torch.inference_mode():
             return torch.softmax(self.net(self.tensor(batch_hwc)).float(), dim=1).numpy()
 
     def predict(self, items: Sequence[bytes], max_pixels: int = 40_000_000) -> list[StyleResult | ImageDecodeError]:

@@ -22,6 +22,7 @@ from model import synthetic
 from stylecat.settings import Settings
 
 API_PORT, FLOWER_PORT, MLFLOW_PORT = 8000, 5555, 5000
+JPEG_MAGIC = b"\xff\xd8"
 
 
 def _folder(settings: Settings) -> Path:
@@ -66,7 +67,7 @@ def start_services(settings: Settings) -> str:
     stylecat = [sys.executable, "-m", "stylecat"]
     subprocess.run([*stylecat, "model", "bootstrap"], check=True, capture_output=True)
     _start(settings, "api", [*stylecat, "api", "--port", str(API_PORT)])
-    _start(settings, "worker-live", [*stylecat, "worker", "--queues", "categorize.live,index", "--concurrency", "1"])
+    _start(settings, "worker-live", [*stylecat, "worker", "--queues", "categorize.live,index", "--concurrency", "2"])
     _start(settings, "worker-backfill", [*stylecat, "worker", "--queues", "categorize.backfill", "--concurrency", "1"])
     _start(settings, "beat", [*stylecat, "beat"])
     _start(settings, "flower", [*stylecat, "flower", "--port", str(FLOWER_PORT)],
@@ -83,7 +84,8 @@ def write_samples(folder: Path, n: int, seed: int = 20261124) -> list[Path]:
     for index in range(n):
         image, style = synthetic.sample(index, seed)
         data = synthetic.encode(image, np.random.default_rng([seed, index, 1]))
-        path = folder / f"{style}-{index:03d}.{'jpg' if data[:2] == b'\xff\xd8' else 'png'}"
+        extension = "jpg" if data.startswith(JPEG_MAGIC) else "png"
+        path = folder / f"{style}-{index:03d}.{extension}"
         path.write_bytes(data)
         paths.append(path)
     return paths

@@ -21,3 +21,14 @@ def test_flower_local_escape_hatch_is_loopback_only() -> None:
 def test_worker_rejects_an_unknown_queue() -> None:
     result = runner.invoke(app, ["worker", "--queues", "categorize.live,urgent"])
     assert result.exit_code == 1 and "urgent" in result.output
+
+
+def test_demo_samples_are_images_of_every_style(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from model.preprocess import probe
+    from stylecat.demo import write_samples
+
+    paths = write_samples(tmp_path, 8)
+    assert sorted({p.name.rsplit("-", 1)[0] for p in paths}) == ["3d", "flat", "hand_drawn", "line_art"]
+    for path in paths:
+        image_format, _, _ = probe(path.read_bytes())
+        assert path.suffix == {"JPEG": ".jpg", "PNG": ".png"}[image_format]
