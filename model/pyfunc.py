@@ -57,7 +57,7 @@ def example_input() -> list[str]:
 def register(model_dir: Path, *, name: str) -> str:
     """Log the weights folder as a pyfunc in the active run and register it; return the new version."""
     info = mlflow.pyfunc.log_model(
-        name="model", python_model=StyleCNN(), artifacts={ARTIFACT: str(model_dir)},
+        name="model", python_model=str(Path(__file__).with_name("pyfunc_entry.py")), artifacts={ARTIFACT: str(model_dir)},
         input_example=example_input(), registered_model_name=name,
     )
     return str(info.registered_model_version)
