@@ -73,6 +73,8 @@ class Postgres(Service):
         wait_until(self.reachable, "PostgreSQL", 30, self.log)
 
     def _stop(self) -> None:
+        if not (self.data / "postmaster.pid").exists():
+            return  # already stopped (by hand, or by a crash)
         run(self._as_server_user([_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"]))
 
     def prepare(self) -> None:
