@@ -2,7 +2,6 @@
 at /opt/ml/model), loaded once at start-up."""
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import yaml
 

@@ -76,5 +76,9 @@ def export_reviews(
     from producer.reviews import export
 
     with session_scope() as session:
-        written = export(session=session, folder=folder, settings=get_settings())
+        written, missing = export(session=session, folder=folder, settings=get_settings())
+    for line in missing:
+        typer.secho(f"not exported: {line}", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"exported {written} reviewed images to {folder}")
+    if missing:
+        raise typer.Exit(1)

@@ -12,15 +12,17 @@ from worker.fetch import FetchError, fetch
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
 
 
-def export(*, session: Session, folder: Path, settings: Settings) -> int:
-    """Write every reviewed image under its reviewed style; return how many were written."""
-    written = 0
+def export(*, session: Session, folder: Path, settings: Settings) -> tuple[int, list[str]]:
+    """Write every reviewed image under its reviewed style; return how many were written and the
+    images whose bytes could not be fetched (with why)."""
+    written, missing = 0, []
     rows = session.execute(select(Image.id, Image.style, Image.storage_ref, Image.content_type)
                            .where(Image.style_source == StyleSource.REVIEW).order_by(Image.id))
     for image_id, style, ref, content_type in rows:
         try:
             data = fetch(ref, settings)
-        except FetchError:
+        except FetchError as exc:
+            missing.append(f"image {image_id}: {exc.code}: {exc.message}")
             continue
         target = folder / style / f"{image_id}.{EXTENSIONS.get(content_type or '', 'jpg')}"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -28,4 +30,4 @@ def export(*, session: Session, folder: Path, settings: Settings) -> int:
             stale.unlink()
         target.write_bytes(data)
         written += 1
-    return written
+    return written, missing

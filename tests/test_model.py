@@ -60,7 +60,7 @@ def _awkward_images() -> dict[str, bytes]:
     rgb = synthetic.sample(1, seed=3)[0].resize((200, 150))
     palette = rgb.convert("P", palette=PILImage.Palette.ADAPTIVE)
     palette.info["transparency"] = 0
-    sixteen = PILImage.fromarray((np.asarray(rgb.convert("L"), dtype=np.uint16) * 257))
+    sixteen = PILImage.fromarray(np.asarray(rgb.convert("L"), dtype=np.uint16) * 257)
     exif = PILImage.Exif()
     exif[0x0112] = 6  # rotate 90°
     frames = [rgb.convert("P"), rgb.transpose(PILImage.Transpose.FLIP_LEFT_RIGHT).convert("P")]

@@ -114,3 +114,24 @@ def test_claim_waits_for_a_row_the_indexer_holds_instead_of_skipping_it(clean_ta
         assert claimed == []  # waiting on the lock
     worker.join(10)
     assert claimed == [image_id]
+
+
+def test_reviews_export_as_a_labelled_folder_the_trainer_reads(clean_tables: None, tmp_path, settings) -> None:  # type: ignore[no-untyped-def]
+    from model.dataset import folder_files
+    from producer.reviews import export
+    from producer.storage import store
+    from tests.factories import plain_png
+
+    ref = store(plain_png(), sha256="d" * 64, extension="png", content_type="image/png", settings=settings)
+    with session_scope() as session:
+        kept, lost, unreviewed = image_row(session, ref), image_row(session, "local:ee/" + "e" * 64 + ".png"), image_row(session, ref)
+        session.execute(Image.__table__.update().where(Image.id == kept).values(content_type="image/png"))
+        add_review(session=session, image_id=kept, style="flat", reviewer="ana")
+        add_review(session=session, image_id=kept, style="line_art", reviewer="bo")  # the newest wins
+        add_review(session=session, image_id=lost, style="3d", reviewer="ana")
+    with session_scope() as session:
+        written, missing = export(session=session, folder=tmp_path, settings=settings)
+    assert written == 1 and len(missing) == 1 and f"image {lost}: not_found" in missing[0]
+    assert [(path.relative_to(tmp_path).as_posix(), label) for path, label in folder_files(tmp_path)] == [
+        (f"line_art/{kept}.png", 3)]
+    assert unreviewed not in {int(p.stem) for p in tmp_path.rglob("*.png")}
