@@ -28,6 +28,8 @@ TEST_ENV = {
     "STYLECAT_REDIS_URL": _base.redis_url.rsplit("/", 1)[0] + "/15",
     "STYLECAT_OPENSEARCH_INDEX": "stylecat-test",
     "STYLECAT_STORAGE_DIR": str(_base.stack_dir / "test" / "images"),
+    # MLflow's local tracking/registry store is a sqlite file by design (DESIGN.md: "local store
+    # (sqlite file + artifact folder)"); it stands in for no server. PostgreSQL stays real.
     "STYLECAT_MLFLOW_TRACKING_URI": f"sqlite:///{_base.stack_dir / 'test' / 'mlflow' / 'mlflow.db'}",
     "STYLECAT_STACK_DIR": str(_base.stack_dir),
     "STYLECAT_INDEX_DEBOUNCE": "0.3",

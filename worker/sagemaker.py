@@ -25,12 +25,12 @@ from model.predictor import StyleResult
 from model.preprocess import ImageDecodeError, load_image
 from stylecat.settings import Settings
 from worker.categorize import TransientError
+from worker.classifiers import Results
 
 PAYLOAD_BUDGET = 5_500_000  # bytes of JSON per request, under SageMaker's 6,291,456
 SHRINK_OVER = 1_000_000  # bytes: larger images are re-encoded at most SHRINK_TO px before sending
 SHRINK_TO = 1024
 TRANSIENT_CODES = {"ThrottlingException", "ServiceUnavailable", "InternalFailure", "InternalDependencyException"}
-Results = list[StyleResult | ImageDecodeError]
 
 
 def shrink(data: bytes, max_pixels: int) -> bytes:
@@ -120,7 +120,6 @@ class SageMakerClassifier:
             chunk.append((index, ref))
             size += len(ref) + 4
         flush()
-        assert self._model is not None or all(isinstance(r, ImageDecodeError) for r in results)
         return (self._model or self._current()), [r for r in results if r is not None]
 
 
