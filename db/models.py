@@ -19,7 +19,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from stylecat.styles import STYLES
@@ -40,6 +40,16 @@ class StyleSource(StrEnum):
 class PredictionRole(StrEnum):
     CHAMPION = "champion"
     SHADOW = "shadow"
+
+
+class Scope(StrEnum):
+    """What an API key may do; search and health need none."""
+
+    UPLOAD = "upload"
+    REVIEW = "review"
+
+
+SCOPE_LIST = ", ".join(f"'{scope}'" for scope in Scope)
 
 
 class Backend(StrEnum):
@@ -151,3 +161,19 @@ class StyleReview(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (CheckConstraint(_one_of("style", STYLES), name="style"),)
+
+
+class ApiKey(Base):
+    """A client credential. Only the SHA-256 of the key is stored; the key is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (CheckConstraint(f"cardinality(scopes) > 0 AND scopes <@ ARRAY[{SCOPE_LIST}]::varchar[]",
+                                      name="scopes"),)

@@ -1,4 +1,4 @@
-"""CLI commands of the producer: backfill, upload and the export of reviews."""
+"""CLI commands of the producer: backfill, upload, the export of reviews and API keys."""
 
 from datetime import datetime
 from pathlib import Path
@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
+from db.models import Scope
 from stylecat.settings import get_settings
 
 
@@ -50,6 +51,7 @@ def backfill(
 def upload(
     paths: Annotated[list[Path], typer.Argument(exists=True, help="Files or folders of images.")],
     api: Annotated[str, typer.Option(help="Base URL of the stylecat API.")] = "http://127.0.0.1:8000",
+    api_key: Annotated[str | None, typer.Option(help="A key with the upload scope; default STYLECAT_API_KEY.")] = None,
 ) -> None:
     """Upload files (folders are walked) through the HTTP API, with a progress bar."""
     import httpx
@@ -59,7 +61,13 @@ def upload(
     files = collect(paths)
     if not files:
         raise typer.BadParameter("no image files found")
-    with httpx.Client(base_url=api, timeout=60) as client, tqdm(total=len(files), unit="file") as bar:
+    key = api_key or get_settings().api_key.get_secret_value()
+    if not key:
+        raise typer.BadParameter("uploads need an API key: pass --api-key or set STYLECAT_API_KEY "
+                                 "(`stylecat keys create --scope upload` issues one)")
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=api, timeout=60, headers=headers) as client, \
+            tqdm(total=len(files), unit="file") as bar:
         accepted, rejected = upload_all(client, files, on_done=lambda: bar.update())
     for path, reason in rejected:
         typer.secho(f"rejected {path}: {reason}", fg=typer.colors.YELLOW, err=True)
@@ -82,3 +90,41 @@ def export_reviews(
     typer.echo(f"exported {written} reviewed images to {folder}")
     if missing:
         raise typer.Exit(1)
+
+
+def create_key(
+    scope: Annotated[list[Scope], typer.Option("--scope", help="upload and/or review (repeatable).")],
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")] = "default",
+) -> None:
+    """Issue an API key and print it as the last line: it is shown once, only its hash is stored."""
+    from db.session import session_scope
+    from producer.apikeys import create_key as issue
+
+    with session_scope() as session:
+        row, key = issue(session=session, name=name, scopes=scope)
+        typer.echo(f"key {row.id} ({row.name}) with scopes {', '.join(row.scopes)}; send it as "
+                   "`Authorization: Bearer <key>`:", err=True)
+    typer.echo(key)
+
+
+def list_keys() -> None:
+    """List API keys (never the keys themselves)."""
+    from db.session import session_scope
+    from producer.apikeys import list_keys as rows
+
+    with session_scope() as session:
+        for row in rows(session=session):
+            state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "live"
+            typer.echo(f"{row.id:>5}  {row.name:<24} {','.join(row.scopes):<14} {state}")
+
+
+def revoke_key(key_id: Annotated[int, typer.Argument(help="The id that `keys list` shows.")]) -> None:
+    """Revoke an API key; requests with it get 401 from now on."""
+    from db.session import session_scope
+    from producer.apikeys import revoke
+
+    with session_scope() as session:
+        if not revoke(session=session, key_id=key_id):
+            typer.secho(f"error: no live key {key_id}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1)
+    typer.echo(f"revoked key {key_id}")

@@ -15,7 +15,7 @@ from db.models import Image
 from db.writes import add_review
 from producer.enqueue import enqueue, request_indexing
 from producer.uploads import UploadRejected, accept_source, accept_upload
-from stylecat.deps import SessionDep, SettingsDep
+from stylecat.deps import ReviewKey, SessionDep, SettingsDep, UploadKey
 from stylecat.styles import STYLES
 from worker.fetch import FetchError
 
@@ -54,9 +54,11 @@ def _rejected(exc: UploadRejected) -> HTTPException:
     return HTTPException(exc.status, {"code": exc.code, "message": exc.message})
 
 
-@router.post("", status_code=202, response_model=Accepted, responses={413: {}, 415: {}, 422: {}})
-def upload(file: Annotated[UploadFile, File()], session: SessionDep,
-           settings: SettingsDep) -> Accepted:
+AUTH = {401: {}, 403: {}}
+
+
+@router.post("", status_code=202, response_model=Accepted, responses={**AUTH, 413: {}, 415: {}, 422: {}})
+def upload(file: Annotated[UploadFile, File()], session: SessionDep, settings: SettingsDep, _: UploadKey) -> Accepted:
     """Store an illustration and queue it for categorization (type checked by content, not name)."""
     data = file.file.read(settings.max_upload_bytes + 1)
     try:
@@ -68,8 +70,8 @@ def upload(file: Annotated[UploadFile, File()], session: SessionDep,
     return Accepted(id=image_id, url=f"/images/{image_id}")
 
 
-@router.post("/register", status_code=202, response_model=Accepted, responses={422: {}})
-def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> Accepted:
+@router.post("/register", status_code=202, response_model=Accepted, responses={**AUTH, 422: {}})
+def register(body: RegisterIn, session: SessionDep, settings: SettingsDep, _: UploadKey) -> Accepted:
     """Queue an image a host application already stored (s3:// or an allow-listed URL)."""
     try:
         image_id = accept_source(session=session, source=body.source, title=body.title, settings=settings)
@@ -97,8 +99,8 @@ def get_image(image_id: int, session: SessionDep) -> dict[str, Any]:
     return image_view(image)
 
 
-@router.post("/{image_id}/review", responses={404: {}})
-def review(image_id: int, body: ReviewIn, session: SessionDep) -> dict[str, Any]:
+@router.post("/{image_id}/review", responses={**AUTH, 404: {}})
+def review(image_id: int, body: ReviewIn, session: SessionDep, _: ReviewKey) -> dict[str, Any]:
     """A human correction: from now on the image's style, whatever later model runs predict."""
     image = add_review(session=session, image_id=image_id, style=body.style, reviewer=body.reviewer)
     if image is None:

@@ -18,6 +18,7 @@ stack_app = typer.Typer(help="The local stack of real PostgreSQL, Redis and Open
                         no_args_is_help=True)
 db_app = typer.Typer(help="Schema migrations (Alembic).", no_args_is_help=True)
 reviews_app = typer.Typer(help="Human corrections of predicted styles.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for uploads, registrations and reviews.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(model_app, name="model")
@@ -27,6 +28,10 @@ app.command("backfill")(producer_cli.backfill)
 app.command("upload")(producer_cli.upload)
 app.command("index")(search_cli.index)
 reviews_app.command("export")(producer_cli.export_reviews)
+app.add_typer(keys_app, name="keys")
+keys_app.command("create")(producer_cli.create_key)
+keys_app.command("list")(producer_cli.list_keys)
+keys_app.command("revoke")(producer_cli.revoke_key)
 
 Only = Annotated[list[str] | None, typer.Option("--only", help="postgres, redis or opensearch (repeatable).")]
 
@@ -196,8 +201,9 @@ def demo(
         typer.echo(f"stopped: {', '.join(demo_run.stop(settings)) or 'nothing was running'}")
         return
     password = demo_run.start_services(settings)
+    api_key = demo_run.issue_key()
     base = f"http://127.0.0.1:{demo_run.API_PORT}"
-    client = httpx.Client(base_url=base, timeout=60)
+    client = httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {api_key}"})
     demo_run.wait_for(lambda: client.get("/health").status_code == 200, 90, "the API answering")
     files = demo_run.write_samples(settings.stack_dir / "demo" / "samples", n)
     typer.echo(f"uploading {len(files)} sample illustrations to {base} ...")
@@ -218,6 +224,7 @@ def demo(
     typer.echo(f"""
 running (logs in {settings.stack_dir / 'demo'}):
   API + docs   {base}/docs        search: {base}/search?style=flat
+  API key      {api_key}   (scopes upload, review)
   Flower       http://127.0.0.1:{demo_run.FLOWER_PORT}   (admin / {password})
   MLflow UI    http://127.0.0.1:{demo_run.MLFLOW_PORT}
 stop everything with: make down""")

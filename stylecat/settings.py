@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     """Attempts per image before it is failed with code `too_many_attempts`."""
     stale_after: int = Field(default=600, gt=0)
     """Seconds after which the sweeper re-enqueues an image left queued or processing."""
+    sweep_interval: float = Field(default=60.0, gt=0)
+    """Seconds between sweeper runs (beat)."""
+    index_interval: float = Field(default=30.0, gt=0)
+    """Seconds between periodic indexer runs (beat): search catches up even if no write asks."""
     index_debounce: float = Field(default=0.25, ge=0)
     """Seconds the indexer waits after a write, so that many writes share one bulk request."""
     backfill_batch_size: int = Field(default=64, ge=1, le=1000)
@@ -86,6 +90,10 @@ class Settings(BaseSettings):
     """Seconds before Redis redelivers an unacknowledged job; must exceed `task_time_limit`."""
     worker_max_memory_per_child: int = 2_000_000
     """KiB of resident memory after which a worker child is replaced (the model reloads in the new one)."""
+
+    # Clients
+    api_key: SecretStr = SecretStr("")
+    """The key `stylecat upload` sends (`stylecat keys create --scope upload` issues one)."""
 
     # Flower
     flower_user: str = ""

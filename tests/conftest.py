@@ -18,7 +18,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from db import migrate
-from db.session import engine_for
+from db.models import Scope
+from db.session import engine_for, session_scope
+from producer.apikeys import create_key
 from stylecat.settings import Settings, get_settings
 
 _base = get_settings()
@@ -98,6 +100,18 @@ def clean_tables(settings: Settings) -> None:
         conn.execute(text("TRUNCATE images, style_predictions, style_reviews RESTART IDENTITY CASCADE"))
     redis.Redis.from_url(settings.redis_url).flushdb()
     _delete_test_indexes(settings)
+
+
+@pytest.fixture(scope="session")
+def api_key(test_environment: Settings) -> str:
+    """A live key with every scope (the tables `clean_tables` empties do not include keys)."""
+    with session_scope() as session:
+        return create_key(session=session, name="tests", scopes=list(Scope))[1]
+
+
+@pytest.fixture(scope="session")
+def auth(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"}
 
 
 @pytest.fixture

@@ -57,3 +57,12 @@ def api_answers(base_url: str) -> bool:
         return httpx.get(f"{base_url}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def responds(url: str) -> bool:
+    """Whether anything answers HTTP at `url`, whatever the status."""
+    try:
+        httpx.get(url, timeout=2)
+        return True
+    except httpx.HTTPError:
+        return False

@@ -2,8 +2,9 @@
 
 import base64
 import threading
+import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -25,6 +26,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(302)
             self.send_header("Location", self.path.split("to=", 1)[1])
             self.end_headers()
+        elif self.path == "/drip":
+            self.send_response(200)
+            self.end_headers()
+            for byte in plain_png()[:40]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.1)
         elif self.path == "/huge":
             self.send_response(200)
             self.end_headers()
@@ -39,7 +47,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = HTTPServer(("127.0.0.1", 0), _Handler)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_port}"
@@ -54,6 +63,8 @@ LOOPBACK_OK = {"allow_private_urls": True, "url_allowed_hosts": ["127.0.0.1"]}
     "http://127.0.0.1/x.png", "http://localhost/x.png", "http://10.1.2.3/x.png", "http://192.168.0.1/x.png",
     "http://169.254.169.254/latest/meta-data", "http://[::1]/x.png", "http://0.0.0.0/x", "file:///etc/passwd",
     "ftp://example.com/x.png", "gopher://127.0.0.1:6379/_FLUSHALL", "http:///nohost",
+    "http://[::ffff:127.0.0.1]/x.png", "http://2130706433/x.png", "http://0x7f.1/x.png", "http://172.16.0.1/x",
+    "http://[fe80::1]/x.png", "http://100.64.0.1/x.png", "http://user@127.0.0.1:6379/", "https://127.1/x.png",
 ])
 def test_urls_to_private_networks_and_other_schemes_are_refused(url: str) -> None:
     with pytest.raises(FetchError) as caught:
@@ -75,7 +86,17 @@ def test_redirects_are_checked_again(server: str) -> None:
     with pytest.raises(FetchError) as caught:
         fetch(f"{server}/redirect?to={target}", Settings(**LOOPBACK_OK))
     assert caught.value.code == "forbidden_url"
+    with pytest.raises(FetchError) as other_scheme:
+        fetch(f"{server}/redirect?to=file:///etc/passwd", Settings(**LOOPBACK_OK))
+    assert other_scheme.value.code == "forbidden_url"
     assert fetch(f"{server}/redirect?to=/image.png", Settings(**LOOPBACK_OK)) == plain_png()
+
+
+def test_a_server_dripping_bytes_cannot_hold_a_fetch_past_its_deadline(server: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="took too long"):
+        fetch(f"{server}/drip", Settings(**LOOPBACK_OK, fetch_timeout=1))
+    assert time.monotonic() - started < 2.5
 
 
 def test_size_cap_and_not_found(server: str) -> None:

@@ -9,7 +9,7 @@ from db import migrate
 from db.models import Image, StylePrediction
 from db.session import engine_for
 
-TABLES = {"images", "style_predictions", "style_reviews"}
+TABLES = {"images", "style_predictions", "style_reviews", "api_keys"}
 
 
 def _tables(url: str) -> set[str]:

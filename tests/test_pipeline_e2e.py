@@ -83,8 +83,8 @@ def stack(request: pytest.FixtureRequest, settings: Settings, tmp_path_factory: 
 
 
 @pytest.fixture
-def client(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.base, timeout=30) as api:
+def client(stack: Stack, auth: dict[str, str]) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.base, timeout=30, headers=auth) as api:
         yield api
 
 

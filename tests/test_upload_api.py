@@ -20,9 +20,9 @@ from worker.app import Queue
 
 
 @pytest.fixture
-def api(clean_tables: None, settings: Settings) -> TestClient:
+def api(clean_tables: None, settings: Settings, auth: dict[str, str]) -> TestClient:
     redis.Redis.from_url(settings.redis_url).delete(Queue.LIVE.value)
-    return TestClient(app)
+    return TestClient(app, headers=auth)
 
 
 def _queued_ids(settings: Settings) -> list[int]:

@@ -45,10 +45,10 @@ def make_app() -> Celery:
         task_send_sent_event=True,
         # periodic runs expire, so that a backlog cannot pile up repeats
         beat_schedule={
-            "sweep": {"task": "stylecat.sweep", "schedule": 60.0,
-                      "options": {"expires": 55, "queue": Queue.INDEX.value}},
-            "index": {"task": "stylecat.index", "schedule": 30.0,
-                      "options": {"expires": 25, "queue": Queue.INDEX.value}},
+            "sweep": {"task": "stylecat.sweep", "schedule": settings.sweep_interval,
+                      "options": {"expires": settings.sweep_interval * 0.9, "queue": Queue.INDEX.value}},
+            "index": {"task": "stylecat.index", "schedule": settings.index_interval,
+                      "options": {"expires": settings.index_interval * 0.9, "queue": Queue.INDEX.value}},
         },
         beat_schedule_filename=str(settings.stack_dir / "celerybeat-schedule"),
     )
