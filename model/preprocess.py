@@ -12,6 +12,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 ALLOWED_FORMATS = ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"]
 MEAN, STD = 0.5, 0.25
+MAX_ASPECT = 50
+"""Longer side over shorter side: a 1 x 100000 strip is no illustration, and would crop to one pixel."""
 
 # Signatures of formats we recognise but refuse, so callers get `unsupported_format` not `not_an_image`.
 _REFUSED_MAGIC = {b"%!PS": "EPS/PostScript", b"\xc5\xd0\xd3\xc6": "EPS", b"%PDF": "PDF", b"8BPS": "PSD",
@@ -21,7 +23,8 @@ _ALLOWED_MAGIC = (b"\xff\xd8", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*
 
 
 class ImageDecodeError(ValueError):
-    """Bad input image.  `code` is one of: empty, not_an_image, unsupported_format, truncated, too_many_pixels."""
+    """Bad input image.  `code` is one of: empty, not_an_image, unsupported_format, truncated, too_many_pixels,
+    bad_dimensions."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
@@ -73,6 +76,8 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         raise ImageDecodeError("not_an_image", f"invalid size {w}x{h}")
     if w * h > max_pixels:
         raise ImageDecodeError("too_many_pixels", f"{w}x{h} exceeds {max_pixels} pixels")
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise ImageDecodeError("bad_dimensions", f"{w}x{h} is more than {MAX_ASPECT} times longer than wide")
     return img
 
 

@@ -7,9 +7,10 @@ import redis
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import OpenSearchException
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from db.session import get_engine
 from producer import routes as producer_routes
@@ -19,6 +20,19 @@ from stylecat.settings import get_settings
 app = FastAPI(title="stylecat", summary="Illustration styles, categorized in the background and searchable.")
 app.include_router(producer_routes.router)
 app.include_router(search_routes.router)
+
+
+@app.exception_handler(OperationalError)
+async def database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+    """PostgreSQL down or restarting: a clear 503 to retry, not a 500."""
+    return JSONResponse({"detail": {"code": "database_unavailable", "message": "PostgreSQL is unreachable; retry"}},
+                        status_code=503, headers={"Retry-After": "5"})
+
+
+@app.exception_handler(OpenSearchConnectionError)
+async def search_unavailable(_: Request, exc: OpenSearchConnectionError) -> JSONResponse:
+    return JSONResponse({"detail": {"code": "search_unavailable", "message": "OpenSearch is unreachable; retry"}},
+                        status_code=503, headers={"Retry-After": "5"})
 
 
 @app.middleware("http")

@@ -22,6 +22,7 @@ class Queue(StrEnum):
 def make_app() -> Celery:
     settings = get_settings()
     celery = Celery("stylecat", broker=settings.redis_url, include=["worker.tasks"])
+    celery.conf.broker_transport = "worker.broker:Transport"  # survives Redis restarts, see worker/broker.py
     transport = {"visibility_timeout": settings.broker_visibility_timeout}
     celery.conf.update(
         task_serializer="json",

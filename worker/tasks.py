@@ -49,14 +49,25 @@ def categorize_task(self: Task, image_ids: list[int]) -> dict[str, int]:
         summary = categorize(image_ids=image_ids, classifier=get_classifier(), settings=settings,
                              session_factory=session_scope)
     except SoftTimeLimitExceeded:
-        fail_all(image_ids=image_ids, code="time_limit",
-                 message=f"categorization took longer than {settings.task_soft_time_limit} s",
-                 session_factory=session_scope)
-        summary = None
+        _after_time_limit(image_ids, self.request.delivery_info or {})
+        request_indexing()
+        return {"timed_out": len(image_ids)}
     request_indexing()
-    if summary is None:
-        return {"failed": len(image_ids)}
     return {"categorized": len(summary.categorized), "failed": len(summary.failed), "skipped": summary.skipped}
+
+
+def _after_time_limit(image_ids: list[int], delivery_info: dict[str, str]) -> None:
+    """A lone image that overran is failed with `time_limit`. In a batch the culprit is unknown, so
+    each image runs again on its own: the healthy ones finish and only the culprit is failed."""
+    if len(image_ids) == 1:
+        fail_all(image_ids=image_ids, code="time_limit",
+                 message=f"categorization took longer than {get_settings().task_soft_time_limit} s",
+                 session_factory=session_scope)
+        return
+    priority = "backfill" if delivery_info.get("routing_key") == Queue.BACKFILL.value else "live"
+    log.warning("batch of %d images overran its time limit; running each on its own", len(image_ids))
+    for image_id in image_ids:
+        enqueue_batch([image_id], priority)
 
 
 @app.task(name=INDEX, acks_late=True, **RETRY)
