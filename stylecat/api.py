@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
-from opensearchpy.exceptions import OpenSearchException
+from opensearchpy.exceptions import OpenSearchException, TransportError
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -29,10 +29,14 @@ async def database_unavailable(_: Request, exc: OperationalError) -> JSONRespons
                         status_code=503, headers={"Retry-After": "5"})
 
 
-@app.exception_handler(OpenSearchConnectionError)
-async def search_unavailable(_: Request, exc: OpenSearchConnectionError) -> JSONResponse:
-    return JSONResponse({"detail": {"code": "search_unavailable", "message": "OpenSearch is unreachable; retry"}},
-                        status_code=503, headers={"Retry-After": "5"})
+@app.exception_handler(TransportError)
+async def search_unavailable(_: Request, exc: TransportError) -> JSONResponse:
+    """OpenSearch down, or up but not ready (shards still starting: its own 503): 503 to retry."""
+    if isinstance(exc, OpenSearchConnectionError) or exc.status_code in (429, 502, 503, 504):
+        return JSONResponse({"detail": {"code": "search_unavailable", "message": "OpenSearch is unavailable; retry"}},
+                            status_code=503, headers={"Retry-After": "5"})
+    return JSONResponse({"detail": {"code": "search_failed", "message": f"OpenSearch answered {exc.status_code}"}},
+                        status_code=502)
 
 
 @app.middleware("http")
