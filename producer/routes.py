@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import redis
 
 from fastapi import APIRouter, File, HTTPException, UploadFile
+from fastapi import Path as PathParam
 from kombu.exceptions import OperationalError as KombuOperationalError
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/images", tags=["images"])
 
 Style = Annotated[str, Field(pattern=f"^({'|'.join(STYLES)})$")]
+ImageId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="images.id (a PostgreSQL bigint)")]
 
 
 class Accepted(BaseModel):
@@ -92,7 +94,7 @@ def image_view(image: Image) -> dict[str, Any]:
 
 
 @router.get("/{image_id}", responses={404: {}})
-def get_image(image_id: int, session: SessionDep) -> dict[str, Any]:
+def get_image(image_id: ImageId, session: SessionDep) -> dict[str, Any]:
     image = session.scalar(select(Image).where(Image.id == image_id))
     if image is None:
         raise HTTPException(404, {"code": "not_found", "message": f"no image {image_id}"})
@@ -100,7 +102,7 @@ def get_image(image_id: int, session: SessionDep) -> dict[str, Any]:
 
 
 @router.post("/{image_id}/review", responses={**AUTH, 404: {}})
-def review(image_id: int, body: ReviewIn, session: SessionDep, _: ReviewKey) -> dict[str, Any]:
+def review(image_id: ImageId, body: ReviewIn, session: SessionDep, _: ReviewKey) -> dict[str, Any]:
     """A human correction: from now on the image's style, whatever later model runs predict."""
     image = add_review(session=session, image_id=image_id, style=body.style, reviewer=body.reviewer)
     if image is None:
