@@ -50,16 +50,6 @@ def bench_environment() -> dict[str, str]:
     return env
 
 
-def api_key() -> str:
-    """A key with every scope in the benchmark's database."""
-    from db.models import Scope
-    from db.session import session_scope
-    from producer.apikeys import create_key
-
-    with session_scope() as session:
-        return create_key(session=session, name="bench", scopes=list(Scope))[1]
-
-
 @contextmanager
 def processes(specs: list[tuple[list[str], dict[str, str]]], logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     logs.mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,9 @@ import httpx
 import numpy as np
 import redis
 
-from bench.harness import api_key, bench_environment, processes, wait_for
+from bench.harness import bench_environment, processes, wait_for
 from model import synthetic
+from producer.apikeys import issue_key
 from stylecat.styles import STYLES
 from worker.app import Queue
 
@@ -148,7 +149,7 @@ def main() -> None:
     parser.add_argument("--searchers", type=int, default=2, help="concurrent search clients")
     args = parser.parse_args()
     env = bench_environment()
-    key = api_key()
+    key = issue_key("bench")
     from stylecat.settings import get_settings
 
     threads = {"STYLECAT_TORCH_THREADS": "1"}

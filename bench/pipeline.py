@@ -23,7 +23,8 @@ import torch
 from sqlalchemy import func, insert, select
 
 from bench.common import jpegs_800px, median_seconds
-from bench.harness import STYLECAT, api_key, bench_environment, processes, wait_for
+from bench.harness import STYLECAT, bench_environment, processes, wait_for
+from producer.apikeys import issue_key
 
 
 def raw_throughput(images: list[bytes]) -> float:
@@ -82,7 +83,7 @@ def main() -> None:
         (["worker", "--queues", "categorize.backfill", "--concurrency", "2", "--loglevel", "INFO"], threads),
     ]
     client = httpx.Client(base_url="http://127.0.0.1:8765", timeout=30,
-                          headers={"Authorization": f"Bearer {api_key()}"})
+                          headers={"Authorization": f"Bearer {issue_key('bench')}"})
     with processes(specs, settings.stack_dir / "bench" / "logs"):
         wait_for(lambda: client.get("/health").status_code == 200, 60, "the API")
         time.sleep(15)  # let the worker children load the model before the clock starts

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from db.models import ApiKey, Scope
+from db.session import session_scope
 
 PREFIX = "sc_"
 
@@ -26,6 +27,12 @@ def create_key(*, session: Session, name: str, scopes: Sequence[Scope]) -> tuple
     session.add(row)
     session.flush()
     return row, key
+
+
+def issue_key(name: str, scopes: Sequence[Scope] = tuple(Scope)) -> str:
+    """Create a key in a transaction of its own and return it (the demo, benchmarks and tests)."""
+    with session_scope() as session:
+        return create_key(session=session, name=name, scopes=scopes)[1]
 
 
 def authenticate(*, session: Session, key: str) -> ApiKey | None:

@@ -193,6 +193,7 @@ def demo(
     """Run the pipeline on generated sample illustrations and leave API, workers, Flower and MLflow up."""
     import httpx
 
+    from producer.apikeys import issue_key
     from producer.upload_client import upload_all
     from stylecat import demo as demo_run
 
@@ -201,7 +202,7 @@ def demo(
         typer.echo(f"stopped: {', '.join(demo_run.stop(settings)) or 'nothing was running'}")
         return
     password = demo_run.start_services(settings)
-    api_key = demo_run.issue_key()
+    api_key = issue_key("demo")  # both scopes: for the demo's uploads, and for you to try the API
     base = f"http://127.0.0.1:{demo_run.API_PORT}"
     client = httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {api_key}"})
     demo_run.wait_for(lambda: client.get("/health").status_code == 200, 90, "the API answering")

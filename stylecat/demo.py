@@ -77,16 +77,6 @@ def start_services(settings: Settings) -> str:
     return password
 
 
-def issue_key() -> str:
-    """A new API key with both scopes for the demo's uploads, and for you to try the API with."""
-    from db.models import Scope
-    from db.session import session_scope
-    from producer.apikeys import create_key
-
-    with session_scope() as session:
-        return create_key(session=session, name="demo", scopes=[Scope.UPLOAD, Scope.REVIEW])[1]
-
-
 def write_samples(folder: Path, n: int, seed: int = 20261124) -> list[Path]:
     """`n` generated illustrations (JPEG or PNG, as the generator encodes them), 4 styles in turn."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -18,9 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from db import migrate
-from db.models import Scope
-from db.session import engine_for, session_scope
-from producer.apikeys import create_key
+from db.session import engine_for
+from producer.apikeys import issue_key
 from stylecat.settings import Settings, get_settings
 
 _base = get_settings()
@@ -105,8 +104,7 @@ def clean_tables(settings: Settings) -> None:
 @pytest.fixture(scope="session")
 def api_key(test_environment: Settings) -> str:
     """A live key with every scope (the tables `clean_tables` empties do not include keys)."""
-    with session_scope() as session:
-        return create_key(session=session, name="tests", scopes=list(Scope))[1]
+    return issue_key("tests")
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,8 @@ from tests.factories import encode
 
 @pytest.fixture
 def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """A private MLflow store, so tiny models never become versions of the suite's registry."""
+    """A private MLflow store, so tiny models never become versions of the suite's registry. A sqlite
+    file is MLflow's own local store (DESIGN.md), not a stand-in for a server."""
     monkeypatch.setenv("STYLECAT_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("STYLECAT_STACK_DIR", str(tmp_path))
     get_settings.cache_clear()

@@ -12,6 +12,7 @@ def test_reads_stylecat_prefixed_environment(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.delenv("STYLECAT_MLFLOW_TRACKING_URI")
     settings = Settings()
     assert settings.redis_url == "redis://127.0.0.1:6390/3"
+    # the documented default: MLflow's local store, a sqlite file under the stack folder (DESIGN.md)
     assert settings.mlflow_tracking_uri == f"sqlite:///{tmp_path}/mlflow/mlflow.db"
 
 
