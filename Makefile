@@ -14,13 +14,16 @@ help:
 	@echo "make test    install, start the stack, run the test suite"
 	@echo "make down    stop what the stack started"
 
-# PostgreSQL and Redis servers, Maven and a JDK from Debian's packages, only where missing.
+# PostgreSQL and Redis servers, Maven and a JDK, POV-Ray and node (the corpus build) from Debian's
+# packages, only where missing.
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
 	command -v java >/dev/null || missing="$$missing default-jdk-headless"; \
+	command -v povray >/dev/null || missing="$$missing povray"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \

@@ -6,37 +6,49 @@ from typing import Annotated
 
 import typer
 
+from model.training_config import TrainConfig
 from stylecat.settings import get_settings
 
 model_app = typer.Typer(help="The registered style CNN: versions, aliases, evaluation.", no_args_is_help=True)
 
 
 def train(
-    data: Annotated[Path | None, typer.Option(help="Labelled folder DIR/<style>/*; default: synthetic.")] = None,
-    epochs: Annotated[int, typer.Option(min=1)] = 20,
-    image_size: Annotated[int, typer.Option(min=32, max=512)] = 128,
-    batch_size: Annotated[int, typer.Option(min=2)] = 64,
-    n_train: Annotated[int, typer.Option(min=8, help="Synthetic training images.")] = 12_000,
-    n_test: Annotated[int, typer.Option(min=4, help="Synthetic held-out images.")] = 2_000,
-    seed: int = 1,
-    threads: Annotated[int, typer.Option(min=1, help="Torch threads.")] = 2,
+    data: Annotated[Path | None, typer.Option(help="Labelled folder DIR/<style>/* (the corpus, or exported "
+                                                   "reviews), mixed with the synthetic images.")] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = TrainConfig.epochs,
+    image_size: Annotated[int, typer.Option(min=32, max=512)] = TrainConfig.image_size,
+    batch_size: Annotated[int, typer.Option(min=2)] = TrainConfig.batch_size,
+    n_train: Annotated[int, typer.Option(min=8, help="Synthetic training images.")] = TrainConfig.n_train,
+    n_test: Annotated[int, typer.Option(min=4, help="Synthetic held-out images.")] = TrainConfig.n_test,
+    folds: Annotated[int, typer.Option(min=0, help="Leave-source-out folds over --data's sources; they also "
+                                                   "fit the calibration (0: neither).")] = TrainConfig.folds,
+    seed: int = TrainConfig.seed,
+    threads: Annotated[int, typer.Option(min=1, help="Torch threads.")] = TrainConfig.threads,
     promote_to: Annotated[str | None, typer.Option("--promote", help="Point this alias at the new version.")] = None,
     export: Annotated[Path | None, typer.Option(help="Also write the weights folder here (e.g. model/champion).")] = None,
 ) -> None:
     """Train the CNN, log the run to MLflow and register a new version of the model."""
     from model import registry
     from model.dataset import DatasetError
-    from model.evaluation import format_report
-    from model.training import TrainConfig, train as run_training
+    from model.evaluation import format_report, format_sources
+    from model.training import train as run_training
 
     settings = get_settings()
     config = TrainConfig(data=data, n_train=n_train, n_test=n_test, epochs=epochs, image_size=image_size,
-                         batch_size=batch_size, seed=seed, threads=threads)
+                         batch_size=batch_size, seed=seed, threads=threads, folds=folds)
     try:
         result = run_training(config, settings, export)
     except DatasetError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
+    cross = result.metrics.get("leave_source_out")
+    if cross:
+        typer.echo("leave-source-out (every corpus source judged by a model that never saw it):")
+        typer.echo(format_report(cross))
+        typer.echo(format_sources(cross))
+        typer.echo(f"expected calibration error (15 bins): {cross['ece_before']:.4f} before, "
+                   f"{cross['ece_after']:.4f} after calibration (temperature {cross['temperature']:.3f})\n")
+    typer.echo("synthetic held-out split:")
     typer.echo(format_report(result.metrics))
     typer.echo(f"\nregistered {settings.model_name} version {result.version} (run {result.run_id})")
     if promote_to:
@@ -84,7 +96,8 @@ def promote(
 
 @model_app.command("bootstrap")
 def bootstrap() -> None:
-    """Register the shipped champion as version 1 with alias `champion` if the registry is empty."""
+    """Register the shipped models the registry lacks (v1 synthetic-only, then the corpus champion) and
+    point `champion` at the newest unless a trained model was promoted by hand."""
     from model import registry
 
     settings = get_settings()
@@ -112,7 +125,8 @@ def evaluate(
     else:
         from model import registry
 
-        predictor = registry.load_predictor(registry.resolve(registry.configure(settings), uri))
+        predictor = registry.load_predictor(registry.resolve_serving(registry.configure(settings), uri,
+                                                                     settings.model_name))
     try:
         if data is None:
             pixels, labels = synthetic_split(n, TEST_SEED, predictor.image_size)

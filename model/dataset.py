@@ -2,10 +2,14 @@
 
 Two sources: the seeded synthetic generator (every image is encoded to JPEG/PNG and decoded again,
 so training sees compression artefacts as production does), and a labelled folder
-`DIR/<style>/*.jpg|png|webp` — real data, or human reviews exported by `stylecat reviews export`.
+`DIR/<style>/*.jpg|png|webp` — the real corpus (`stylecat dataset build`), or human reviews
+exported by `stylecat reviews export`. A file named `<source>--<name>.<ext>` belongs to that source
+(the corpus names its files so); leave-source-out evaluation groups by it.
 """
 
+import hashlib
 import multiprocessing
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +21,8 @@ from stylecat.styles import STYLES
 TEST_SEED = 2_000_003
 """The held-out split's seed; training refuses it, so evaluation never sees training images."""
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+SOURCE_SEPARATOR = "--"
+UNNAMED_SOURCE = "unnamed"
 
 
 class DatasetError(ValueError):
@@ -46,7 +52,7 @@ def folder_files(folder: Path) -> list[tuple[Path, int]]:
     """(file, label) for DIR/<style>/*; unknown class folders are an error, not silently skipped."""
     if not folder.is_dir():
         raise DatasetError(f"{folder} is not a folder")
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     unknown = [name for name in classes if name not in STYLES]
     if unknown:
         raise DatasetError(f"unknown class folder(s) {unknown} in {folder}: expected only {list(STYLES)}")
@@ -69,3 +75,53 @@ def folder_split(folder: Path, size: int) -> tuple[np.ndarray, np.ndarray, list[
     if not pixels:
         raise DatasetError(f"none of the images under {folder} could be decoded")
     return np.stack(pixels), np.array(labels, dtype=np.int64), skipped
+
+
+def source_of(path: Path) -> str:
+    """The source a labelled file belongs to: the part of its name before `--`."""
+    head, separator, _ = path.stem.partition(SOURCE_SEPARATOR)
+    return head if separator else UNNAMED_SOURCE
+
+
+@dataclass(frozen=True)
+class LabelledPixels:
+    """A labelled folder decoded at one size: pixels (NHWC uint8), labels, and each image's source."""
+
+    pixels: np.ndarray
+    labels: np.ndarray
+    sources: np.ndarray
+    skipped: list[str]
+
+
+def _decode_one(job: tuple[Path, int]) -> np.ndarray | str:
+    path, size = job
+    try:
+        return to_uint8_array(load_image(path.read_bytes(), draft_size=size), size)
+    except ImageDecodeError as exc:
+        return f"{path}: {exc.code}"
+
+
+def labelled_pixels(folder: Path, size: int, workers: int = 2) -> LabelledPixels:
+    """Decode a labelled folder through the production path, in `workers` processes, and keep the
+    result in `folder/.cache/` keyed by the file list and sizes, so a second run starts at once."""
+    files = folder_files(folder)
+    key = hashlib.sha256(repr([(str(p.relative_to(folder)), p.stat().st_size, label) for p, label in files])
+                         .encode()).hexdigest()[:16]
+    cache = folder / ".cache" / f"pixels-{size}-{key}.npz"
+    if cache.exists():
+        with np.load(cache) as stored:
+            return LabelledPixels(stored["pixels"], stored["labels"], stored["sources"], list(stored["skipped"]))
+    jobs = [(path, size) for path, _ in files]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        decoded = pool.map(_decode_one, jobs, chunksize=64)
+    keep = [i for i, item in enumerate(decoded) if isinstance(item, np.ndarray)]
+    skipped = [item for item in decoded if isinstance(item, str)]
+    if not keep:
+        raise DatasetError(f"none of the images under {folder} could be decoded")
+    result = LabelledPixels(pixels=np.stack([decoded[i] for i in keep]),  # type: ignore[misc]
+                            labels=np.array([files[i][1] for i in keep], dtype=np.int64),
+                            sources=np.array([source_of(files[i][0]) for i in keep]), skipped=skipped)
+    cache.parent.mkdir(exist_ok=True)
+    np.savez(cache, pixels=result.pixels, labels=result.labels, sources=result.sources,
+             skipped=np.array(skipped, dtype=str))
+    return result

@@ -33,6 +33,14 @@ def format_report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_sources(result: dict[str, Any]) -> str:
+    """Per-source accuracy of a leave-source-out report, worst first."""
+    lines = [f"{'source':<20}{'style':<12}{'fold':>5}{'n':>6}{'accuracy':>10}"]
+    for name, m in sorted(result["per_source"].items(), key=lambda item: item[1]["accuracy"]):
+        lines.append(f"{name:<20}{m['style']:<12}{m['fold']:>5}{m['n']:>6}{m['accuracy']:>10.4f}")
+    return "\n".join(lines)
+
+
 def confusion_figure(result: dict[str, Any]):  # type: ignore[no-untyped-def]
     """A matplotlib figure of the confusion matrix, for MLflow."""
     import matplotlib

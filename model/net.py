@@ -3,13 +3,16 @@
 A full 3x3 stem keeps the first layers at full/half resolution (stroke texture, hatching and
 fill noise live in the finest scales), then depthwise-separable residual stages downsample to
 global pooling.  Average pooling summarises how much of the picture is shaded/hatched; max
-pooling catches small decisive cues (a specular highlight, one wobbly outline).
+pooling catches small decisive cues (a specular highlight, one wobbly outline).  With `stats`,
+fixed style statistics of the input (:mod:`model.stats`: colour counts, gradient and orientation
+histograms, background share) enter the head beside the pooled convolutional features.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from model.stats import StyleStats
 from stylecat.styles import STYLES
 
 
@@ -33,11 +36,16 @@ class SeparableBlock(nn.Module):
 
 
 class StyleNet(nn.Module):
-    """~0.11 M parameters; expects normalised float32 NCHW input (see preprocess.normalize)."""
+    """~0.11 M parameters (more with wider stages); expects normalised float32 NCHW input (see
+    preprocess.normalize). `stats` adds the :class:`StyleStats` branch (version 2 on)."""
 
-    def __init__(self, num_classes: int = len(STYLES), widths: tuple[int, ...] = (24, 48, 96, 160, 256)) -> None:
+    STATS_WIDTH = 64
+
+    def __init__(self, num_classes: int = len(STYLES), widths: tuple[int, ...] = (24, 48, 96, 160, 256),
+                 stats: bool = False, dropout: float = 0.2) -> None:
         super().__init__()
         self.widths = tuple(widths)
+        self.stats = stats
         w0, *rest = widths
         layers: list[nn.Module] = [*_conv_bn(3, w0, 3, 2), nn.ReLU(inplace=True)]
         cin = w0
@@ -47,8 +55,16 @@ class StyleNet(nn.Module):
                 layers.append(SeparableBlock(w, w))
             cin = w
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(2 * cin, num_classes))
+        extra = 0
+        if stats:
+            self.statistics = nn.Sequential(StyleStats(), nn.BatchNorm1d(StyleStats.size),
+                                            nn.Linear(StyleStats.size, self.STATS_WIDTH), nn.ReLU(inplace=True))
+            extra = self.STATS_WIDTH
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * cin + extra, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.features(x)
-        return self.head(torch.cat([f.mean((2, 3)), f.amax((2, 3))], 1))
+        pooled = [f.mean((2, 3)), f.amax((2, 3))]
+        if self.stats:
+            pooled.append(self.statistics(x))
+        return self.head(torch.cat(pooled, 1))

@@ -32,9 +32,11 @@ class StyleResult:
 
 
 class StylePredictor:
-    def __init__(self, net: StyleNet, image_size: int) -> None:
+    def __init__(self, net: StyleNet, image_size: int, temperature: float = 1.0) -> None:
         self.net = net.eval().to(memory_format=torch.channels_last)
         self.image_size = image_size
+        self.temperature = temperature
+        """Logits are divided by it before the softmax (calibration, see model.calibration)."""
         # Decoding runs in parallel in the caller's threads (Pillow releases the GIL); forward passes
         # take turns, each with all of torch's threads, instead of oversubscribing the cores.
         self._forward = threading.Lock()
@@ -44,14 +46,15 @@ class StylePredictor:
         config = json.loads((folder / CONFIG).read_text())
         if tuple(config["styles"]) != STYLES:
             raise ValueError(f"model styles {config['styles']} differ from {list(STYLES)}")
-        net = StyleNet(widths=tuple(config["widths"]))
+        net = StyleNet(widths=tuple(config["widths"]), stats=bool(config.get("stats", False)))
         net.load_state_dict(torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True))
-        return cls(net, int(config["image_size"]))
+        return cls(net, int(config["image_size"]), float(config.get("temperature", 1.0)))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         torch.save(self.net.state_dict(), folder / WEIGHTS)
-        config = {"styles": list(STYLES), "widths": list(self.net.widths), "image_size": self.image_size}
+        config = {"styles": list(STYLES), "widths": list(self.net.widths), "stats": self.net.stats,
+                  "image_size": self.image_size, "temperature": self.temperature}
         (folder / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
 
     def pixels(self, data: bytes, max_pixels: int) -> np.ndarray:
@@ -66,7 +69,7 @@ class StylePredictor:
     def probabilities(self, batch_hwc: np.ndarray) -> np.ndarray:
         """One forward pass over uint8 NHWC pixels; returns N x len(STYLES) probabilities."""
         with self._forward, torch.inference_mode():
-            return torch.softmax(self.net(self.tensor(batch_hwc)).float(), dim=1).numpy()
+            return torch.softmax(self.net(self.tensor(batch_hwc)).float() / self.temperature, dim=1).numpy()
 
     def predict(self, items: Sequence[bytes], max_pixels: int = 40_000_000) -> list[StyleResult | ImageDecodeError]:
         """Per item, a result or the decode error that names what is wrong with that image."""

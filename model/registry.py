@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHAMPION_DIR = Path(__file__).parent / "champion"
+SHIPPED = (Path(__file__).parent / "retired" / "v1-synthetic", CHAMPION_DIR)
+"""The shipped weights, oldest first: the registry holds each as a version (tag `shipped`), so a
+rollback to an earlier shipped model is `stylecat model promote V`."""
+SHIPPED_TAG = "shipped"
 EXPERIMENT = "style-cnn"
 
 
@@ -101,14 +105,37 @@ def promote(client: MlflowClient, name: str, version: str, alias: str) -> str | 
 
 
 def ensure_champion(client: MlflowClient, name: str) -> ResolvedModel:
-    """On a fresh registry, register the shipped weights as version 1 with alias `champion`."""
+    """Register every shipped model the registry lacks (tag `shipped` = its folder name), oldest
+    first, and point `champion` at the newest one unless it already points at a model that is not
+    an older shipped one (a trained model promoted by hand stays)."""
+    registered = {v.tags.get(SHIPPED_TAG): v for v in client.search_model_versions(f"name = '{name}'")
+                  if v.tags.get(SHIPPED_TAG)}
+    versions = []
+    for folder in SHIPPED:
+        if folder.name in registered:
+            versions.append(str(registered[folder.name].version))
+            continue
+        with mlflow.start_run(run_name=f"shipped-{folder.name}"):
+            mlflow.log_params({"source": str(folder.relative_to(Path(__file__).parent.parent))})
+            version = register(folder, name=name)
+        client.set_model_version_tag(name, version, SHIPPED_TAG, folder.name)
+        log.info("registered the shipped model %s as %s version %s", folder.name, name, version)
+        versions.append(version)
     try:
-        return resolve(client, f"models:/{name}@champion")
+        current: str | None = str(client.get_model_version_by_alias(name, "champion").version)
     except MlflowException:
-        pass
-    with mlflow.start_run(run_name="shipped-champion"):
-        mlflow.log_params({"source": "model/champion"})
-        version = register(CHAMPION_DIR, name=name)
-    promote(client, name, version, "champion")
-    log.info("registered the shipped champion as %s version %s", name, version)
+        current = None
+    if current is None or current in versions[:-1]:
+        promote(client, name, versions[-1], "champion")
     return resolve(client, f"models:/{name}@champion")
+
+
+def resolve_serving(client: MlflowClient, uri: str, name: str) -> ResolvedModel:
+    """`resolve`, registering the shipped models first when `uri` is the champion alias of a
+    registry that does not have it yet (a fresh machine), as the worker does at start."""
+    try:
+        return resolve(client, uri)
+    except MlflowException:
+        if uri != f"models:/{name}@champion":
+            raise
+    return ensure_champion(client, name)

@@ -1,7 +1,16 @@
-"""`stylecat train`: data → StyleNet → held-out evaluation → MLflow run → a new registered version."""
+"""`stylecat train`: data → StyleNet → honest evaluation → MLflow run → a new registered version.
 
+With a labelled corpus (`--data`, see `stylecat dataset build`) the data is the corpus mixed with
+the synthetic generator, and the figure that counts is leave-source-out: the corpus sources are
+split into `folds` groups, a model is trained without each group and tested on it, so every
+source is judged by a model that never saw it. Those out-of-source predictions also fit the
+temperature that calibrates the final model, which is then trained on everything.
+"""
+
+import logging
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -13,28 +22,21 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from model import registry
-from model.dataset import TEST_SEED, DatasetError, folder_split, synthetic_split
+from model.augment import augment
+from model.calibration import expected_calibration_error, fit_temperature, softmax
+from model.dataset import TEST_SEED, DatasetError, LabelledPixels, labelled_pixels, synthetic_split
 from model.evaluation import confusion_figure, report
 from model.net import StyleNet
+from model.training_config import TrainConfig
 from model.predictor import StylePredictor
 from model.pyfunc import register
 from stylecat.settings import Settings
+from stylecat.styles import STYLES
 
-PAD = 8  # reflect padding before random crops
+log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class TrainConfig:
-    data: Path | None = None
-    """A labelled folder; None: the synthetic generator."""
-    n_train: int = 12_000
-    n_test: int = 2_000
-    epochs: int = 20
-    image_size: int = 128
-    batch_size: int = 64
-    lr: float = 3e-3
-    seed: int = 1
-    threads: int = 2
+SYNTHETIC = "synthetic"
+WIDTHS = (32, 64, 128, 192, 320)
 
 
 @dataclass(frozen=True)
@@ -42,55 +44,60 @@ class TrainResult:
     version: str
     run_id: str
     metrics: dict[str, Any]
+    """The synthetic held-out report, with `leave_source_out` when it ran."""
 
 
-def augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random crops of a reflect-padded uint8 NHWC batch, and horizontal flips."""
-    n, h, w, _ = batch.shape
-    padded = np.pad(batch, ((0, 0), (PAD, PAD), (PAD, PAD), (0, 0)), mode="reflect")
-    dy, dx = rng.integers(0, 2 * PAD + 1, (2, n))
-    out = np.stack([padded[i, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
-    flip = rng.random(n) < 0.5
-    out[flip] = out[flip, :, ::-1]
-    return out
+@dataclass(frozen=True)
+class Pool:
+    """Training pixels with labels and the source of each image."""
+
+    pixels: np.ndarray
+    labels: np.ndarray
+    sources: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, mask: np.ndarray) -> "Pool":
+        return Pool(self.pixels[mask], self.labels[mask], self.sources[mask])
+
+    def __add__(self, other: "Pool") -> "Pool":
+        return Pool(np.concatenate([self.pixels, other.pixels]), np.concatenate([self.labels, other.labels]),
+                    np.concatenate([self.sources, other.sources]))
 
 
-def predict_labels(predictor: StylePredictor, pixels: np.ndarray, batch: int = 256) -> np.ndarray:
-    return np.concatenate([predictor.probabilities(pixels[i:i + batch]).argmax(1)
-                           for i in range(0, len(pixels), batch)])
+def sample_weights(pool: Pool) -> np.ndarray:
+    """Draw probabilities: every class equally often; inside a class, a source of n images gets a
+    share ∝ sqrt(n), so no single icon family dominates its class."""
+    weights = np.zeros(len(pool))
+    present = np.unique(pool.labels)
+    for label in present:
+        in_class = pool.labels == label
+        names, counts = np.unique(pool.sources[in_class], return_counts=True)
+        source_share = np.sqrt(counts) / np.sqrt(counts).sum()
+        for name, count, share in zip(names, counts, source_share, strict=True):
+            weights[in_class & (pool.sources == name)] = share / count / len(present)
+    return weights / weights.sum()
 
 
-def load_data(config: TrainConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Train and test pixels and labels. A folder is split 80/20 with the seed."""
-    if config.data is None:
-        if config.seed == TEST_SEED:
-            raise DatasetError(f"seed {TEST_SEED} is reserved for the held-out test split")
-        x_train, y_train = synthetic_split(config.n_train, config.seed, config.image_size)
-        x_test, y_test = synthetic_split(config.n_test, TEST_SEED, config.image_size)
-        return x_train, y_train, x_test, y_test
-    pixels, labels, _ = folder_split(config.data, config.image_size)
-    order = np.random.default_rng(config.seed).permutation(len(labels))
-    cut = max(1, int(len(order) * 0.8))
-    return pixels[order[:cut]], labels[order[:cut]], pixels[order[cut:]], labels[order[cut:]]
-
-
-def fit(net: StyleNet, x: np.ndarray, y: np.ndarray, config: TrainConfig, on_epoch=None) -> None:  # type: ignore[no-untyped-def]
+def fit(net: StyleNet, pool: Pool, config: TrainConfig, desc: str = "train",
+        on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> None:
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    predictor = StylePredictor(net, config.image_size)  # shares the net; used for the input layout
-    steps_per_epoch = max(1, len(x) // config.batch_size)
+    weights = sample_weights(pool)
+    steps_per_epoch = max(1, len(pool) // config.batch_size)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=5e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr,
                                                    total_steps=config.epochs * steps_per_epoch, pct_start=0.15)
+    net.to(memory_format=torch.channels_last)
+    bar = tqdm(total=config.epochs * steps_per_epoch, desc=desc, unit="batch", leave=False)
     for epoch in range(config.epochs):
         net.train()
-        order = rng.permutation(len(x))
         losses, correct, started = [], 0, time.perf_counter()
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch", leave=False)
-        for step in bar:
-            idx = order[step * config.batch_size:(step + 1) * config.batch_size]
-            logits = net(predictor.tensor(augment(x[idx], rng)))
-            target = torch.from_numpy(y[idx])
+        for _ in range(steps_per_epoch):
+            idx = rng.choice(len(pool), size=config.batch_size, p=weights)
+            logits = net(augment(pool.pixels[idx], rng))
+            target = torch.from_numpy(pool.labels[idx])
             loss = F.cross_entropy(logits, target, label_smoothing=0.05)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -98,25 +105,114 @@ def fit(net: StyleNet, x: np.ndarray, y: np.ndarray, config: TrainConfig, on_epo
             schedule.step()
             losses.append(loss.item())
             correct += int((logits.argmax(1) == target).sum())
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+            bar.update()
+            bar.set_postfix(epoch=f"{epoch + 1}/{config.epochs}", loss=f"{np.mean(losses[-50:]):.3f}")
         net.eval()
         if on_epoch:
-            on_epoch(epoch, {"loss": float(np.mean(losses)), "train_accuracy": correct / (steps_per_epoch * config.batch_size),
+            on_epoch(epoch, {"loss": float(np.mean(losses)),
+                             "train_accuracy": correct / (steps_per_epoch * config.batch_size),
                              "epoch_seconds": time.perf_counter() - started})
+    bar.close()
+
+
+def predict_logits(net: StyleNet, pixels: np.ndarray, batch: int = 256) -> np.ndarray:
+    net.eval()
+    with torch.inference_mode():
+        return np.concatenate([net(StylePredictor.tensor(pixels[i:i + batch])).float().numpy()
+                               for i in range(0, len(pixels), batch)])
+
+
+def predict_labels(predictor: StylePredictor, pixels: np.ndarray, batch: int = 256) -> np.ndarray:
+    return np.concatenate([predictor.probabilities(pixels[i:i + batch]).argmax(1)
+                           for i in range(0, len(pixels), batch)])
+
+
+def assign_folds(pool: Pool, folds: int) -> dict[str, int]:
+    """Each source to one of `folds` groups: largest first, into the group that holds the fewest
+    images of that source's class (so every group tests several classes). Deterministic."""
+    names, first, counts = np.unique(pool.sources, return_index=True, return_counts=True)
+    if len(names) < folds:
+        raise DatasetError(f"leave-source-out needs at least {folds} sources, the data has {len(names)}: "
+                           f"name files <source>--<name>.<ext> (stylecat dataset build does) or use --folds 0")
+    per_class = np.zeros((folds, len(STYLES)), dtype=int)
+    assignment: dict[str, int] = {}
+    for i in sorted(range(len(names)), key=lambda i: (-counts[i], names[i])):
+        label = pool.labels[first[i]]
+        fold = int(np.lexsort((per_class.sum(1), per_class[:, label]))[0])
+        assignment[str(names[i])] = fold
+        per_class[fold, label] += counts[i]
+    return assignment
+
+
+def leave_source_out(corpus: Pool, synthetic: Pool, config: TrainConfig) -> dict[str, Any]:
+    """Out-of-source logits for every corpus image, and the figures they give."""
+    assignment = assign_folds(corpus, config.folds)
+    fold_of = np.array([assignment[s] for s in corpus.sources])
+    logits = np.zeros((len(corpus), len(STYLES)), dtype=np.float32)
+    for fold in range(config.folds):
+        held = fold_of == fold
+        net = StyleNet(widths=WIDTHS, stats=True)
+        fit(net, corpus.take(~held) + synthetic, config, desc=f"leave-source-out {fold + 1}/{config.folds}")
+        logits[held] = predict_logits(net, corpus.pixels[held])
+    # Cross-fitted calibration: each fold's temperature comes from the other folds' predictions.
+    calibrated = np.zeros_like(logits)
+    for fold in range(config.folds):
+        held = fold_of == fold
+        calibrated[held] = softmax(logits[held], fit_temperature(logits[~held], corpus.labels[~held]))
+    raw = softmax(logits)
+    predicted = raw.argmax(1)
+    per_source = {}
+    for name in np.unique(corpus.sources):
+        members = corpus.sources == name
+        per_source[str(name)] = {"style": STYLES[int(corpus.labels[members][0])], "n": int(members.sum()),
+                                 "fold": assignment[str(name)],
+                                 "accuracy": round(float((predicted[members] == corpus.labels[members]).mean()), 4)}
+    return {**report(corpus.labels, predicted), "per_source": per_source,
+            "ece_before": round(expected_calibration_error(raw, corpus.labels), 4),
+            "ece_after": round(expected_calibration_error(calibrated, corpus.labels), 4),
+            "temperature": round(fit_temperature(logits, corpus.labels), 4)}
+
+
+def load_corpus(config: TrainConfig) -> Pool | None:
+    if config.data is None:
+        return None
+    data: LabelledPixels = labelled_pixels(config.data, config.image_size)
+    return Pool(data.pixels, data.labels, data.sources)
 
 
 def train(config: TrainConfig, settings: Settings, export: Path | None = None) -> TrainResult:
-    """Train, evaluate on the held-out split, register; `export` also writes the weights folder there."""
+    """Train (after leave-source-out when there is a corpus), evaluate on the synthetic held-out
+    split, register; `export` also writes the weights folder there."""
+    if config.seed == TEST_SEED:
+        raise DatasetError(f"seed {TEST_SEED} is reserved for the held-out test split")
     torch.set_num_threads(config.threads)
     registry.configure(settings)
-    x_train, y_train, x_test, y_test = load_data(config)
-    net = StyleNet()
+    corpus = load_corpus(config)
+    x_syn, y_syn = synthetic_split(config.n_train, config.seed, config.image_size)
+    synthetic = Pool(x_syn, y_syn, np.full(len(y_syn), SYNTHETIC))
+    x_test, y_test = synthetic_split(config.n_test, TEST_SEED, config.image_size)
+    net = StyleNet(widths=WIDTHS, stats=True)
     with mlflow.start_run(run_name="train") as run:
         mlflow.log_params({**asdict(config), "data": str(config.data or "synthetic"),
+                           "corpus_images": len(corpus) if corpus else 0,
                            "parameters": sum(p.numel() for p in net.parameters()), "test_seed": TEST_SEED})
-        fit(net, x_train, y_train, config,
+        temperature, cross = 1.0, None
+        sources = len(np.unique(corpus.sources)) if corpus is not None else 0
+        if corpus is not None and 2 <= config.folds and sources < config.folds:
+            log.warning("%s has %d source(s), fewer than --folds %d: no leave-source-out figures and no "
+                        "calibration (name files <source>--<name>.<ext>)", config.data, sources, config.folds)
+        elif corpus is not None and config.folds >= 2:
+            cross = leave_source_out(corpus, synthetic, config)
+            temperature = cross["temperature"]
+            mlflow.log_metrics({"lso_accuracy": cross["accuracy"], "lso_ece_before": cross["ece_before"],
+                                "lso_ece_after": cross["ece_after"], "temperature": temperature,
+                                **{f"lso_recall_{style}": m["recall"] for style, m in cross["per_class"].items()}})
+            mlflow.log_dict(cross, "leave_source_out.json")
+            mlflow.log_figure(confusion_figure(cross), "leave_source_out_confusion.png")
+        pool = synthetic if corpus is None else corpus + synthetic
+        fit(net, pool, config, desc="final model",
             on_epoch=lambda epoch, metrics: mlflow.log_metrics(metrics, step=epoch))
-        predictor = StylePredictor(net, config.image_size)
+        predictor = StylePredictor(net, config.image_size, temperature=temperature)
         result = report(y_test, predict_labels(predictor, x_test))
         mlflow.log_metrics({"test_accuracy": result["accuracy"],
                             **{f"test_{k}_{style}": v for style, m in result["per_class"].items()
@@ -128,4 +224,5 @@ def train(config: TrainConfig, settings: Settings, export: Path | None = None) -
             version = register(Path(folder) / "model_dir", name=settings.model_name)
         if export is not None:
             predictor.save(export)
-    return TrainResult(version=version, run_id=run.info.run_id, metrics=result)
+    metrics = {**result, "leave_source_out": cross} if cross else result
+    return TrainResult(version=version, run_id=run.info.run_id, metrics=metrics)

@@ -8,6 +8,7 @@ import typer
 
 from model import cli as model_cli
 from model.cli import model_app
+from model.corpus.cli import dataset_app
 from producer import cli as producer_cli
 from search import cli as search_cli
 from stylecat.settings import get_settings
@@ -22,6 +23,7 @@ keys_app = typer.Typer(help="API keys for uploads, registrations and reviews.", 
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(model_app, name="model")
+app.add_typer(dataset_app, name="dataset")
 app.add_typer(reviews_app, name="reviews")
 app.command("train")(model_cli.train)
 app.command("backfill")(producer_cli.backfill)

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     flower_user: str = ""
     flower_password: SecretStr = SecretStr("")
 
+    # The training corpus (`stylecat dataset build`)
+    cache_dir: Path = Path("~/.cache/stylecat")
+    """Downloaded packages (npm tarballs, Debian .debs) and node tools the corpus build reuses."""
+
     # The local stack (`stylecat stack ...`)
     stack_dir: Path = Path(".stack")
     opensearch_heap: str = Field(default="768m", pattern=r"^([1-9]\d{1,2}m|10[01]\dm|102[0-4]m|1g)$")
@@ -115,6 +119,7 @@ class Settings(BaseSettings):
         if self.environment == "production":
             self._refuse_placeholder_secrets()
         self.stack_dir = self.stack_dir.expanduser().resolve()
+        self.cache_dir = self.cache_dir.expanduser().resolve()
         self.storage_dir = (self.storage_dir or self.stack_dir / "images").expanduser().resolve()
         if not self.mlflow_tracking_uri:
             self.mlflow_tracking_uri = f"sqlite:///{self.stack_dir / 'mlflow' / 'mlflow.db'}"

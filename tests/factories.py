@@ -1,6 +1,7 @@
 """Small factories for images and rows."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 from PIL import Image as PILImage
@@ -31,6 +32,15 @@ def illustration(index: int, seed: int = 77) -> tuple[bytes, str]:
     """A generated illustration of known style, encoded as the generator encodes it."""
     image, style = synthetic.sample(index, seed)
     return synthetic.encode(image, np.random.default_rng([seed, index, 1])), style
+
+
+def labelled_folder(folder: Path, n: int, seed: int, sources: int = 1) -> Path:
+    """`folder/<style>/<source>--<i>.<ext>` with `n` generated illustrations, `sources` per style."""
+    for index in range(n):
+        data, style = illustration(index, seed)
+        (folder / style).mkdir(parents=True, exist_ok=True)
+        (folder / style / f"{style}{index % sources}--{index}.png").write_bytes(data)
+    return folder
 
 
 def image_row(session: Session, ref: str = "local:00/" + "0" * 64 + ".png", title: str | None = None) -> int:

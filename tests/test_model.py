@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from mlflow import MlflowClient
 from PIL import Image as PILImage
 
@@ -14,9 +15,10 @@ from model import registry, synthetic
 from model.dataset import DatasetError, folder_files, folder_split, synthetic_split
 from model.predictor import StylePredictor
 from model.preprocess import load_image, to_uint8_array
-from model.training import TrainConfig, train
+from model.calibration import expected_calibration_error, fit_temperature, softmax
+from model.training import Pool, TrainConfig, assign_folds, train
 from stylecat.settings import Settings, get_settings
-from tests.factories import encode
+from tests.factories import encode, labelled_folder
 
 
 @pytest.fixture
@@ -115,14 +117,85 @@ def test_train_logs_a_run_registers_a_version_and_the_pyfunc_keeps_the_contract(
         assert sum(item["probs"].values()) == pytest.approx(1, abs=1e-4)
 
 
-def test_bootstrap_promote_and_rollback_move_the_alias(own_store: Settings) -> None:
+def test_bootstrap_registers_the_shipped_lineage_and_keeps_a_promoted_model(own_store: Settings) -> None:
     client = registry.configure(own_store)
     first = registry.ensure_champion(client, own_store.model_name)
-    assert (first.version, registry.ensure_champion(client, own_store.model_name).version) == ("1", "1")
+    assert (first.version, registry.ensure_champion(client, own_store.model_name).version) == ("2", "2")
+    shipped = {v.version: v.tags.get("shipped") for v in client.search_model_versions("name = 'style-cnn'")}
+    assert shipped == {"1": "v1-synthetic", "2": "champion"}
+    old = registry.load_predictor(registry.resolve(client, "models:/style-cnn/1"))
+    new = registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion"))
+    assert (old.image_size, old.net.stats) == (128, False) and new.net.stats and new.temperature > 0
     result = train(TrainConfig(n_train=16, n_test=8, epochs=1, image_size=32, batch_size=8, threads=1), own_store)
-    assert result.version == "2"
-    assert registry.promote(client, own_store.model_name, "2", "champion") == "1"
-    assert registry.resolve(client, "models:/style-cnn@champion").version == "2"
-    assert registry.promote(client, own_store.model_name, "1", "champion") == "2"  # the rollback
-    assert registry.resolve(client, "models:/style-cnn@champion").version == "1"
+    assert result.version == "3"
+    assert registry.promote(client, own_store.model_name, "3", "champion") == "2"
+    assert registry.ensure_champion(client, own_store.model_name).version == "3"  # a promoted model stays
+    assert registry.promote(client, own_store.model_name, "1", "champion") == "3"  # roll back to v1
     assert registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion")).image_size == 128
+
+
+def test_evaluate_on_a_fresh_registry_bootstraps_the_champion(own_store: Settings, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from stylecat.cli import app
+
+    folder = labelled_folder(tmp_path / "labelled", 8, seed=41)
+    result = CliRunner().invoke(app, ["model", "evaluate", "--data", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    report = __import__("json").loads(result.output.strip().splitlines()[-1])
+    assert report["n"] == 8 and set(report["per_class"]) <= {"3d", "flat", "hand_drawn", "line_art"}
+    assert all("recall" in m for m in report["per_class"].values())
+
+
+def test_calibration_fits_a_temperature_that_lowers_the_error() -> None:
+    rng = np.random.default_rng(0)
+    honest = rng.normal(0, 1.5, (6000, 4))  # labels drawn from softmax(honest): calibrated by construction
+    labels = np.array([rng.choice(4, p=p) for p in softmax(honest)])
+    overconfident = honest * 4  # same ranking, far too sure
+    before = expected_calibration_error(softmax(overconfident), labels)
+    temperature = fit_temperature(overconfident, labels)
+    after = expected_calibration_error(softmax(overconfident, temperature), labels)
+    assert temperature == pytest.approx(4, rel=0.15) and before > 0.2 and after < 0.03
+    perfect = np.eye(4)[labels] * 50
+    assert expected_calibration_error(softmax(perfect), labels) < 1e-6
+
+
+def test_folds_hold_out_whole_sources_and_spread_the_classes() -> None:
+    labels = np.repeat(np.arange(4), 60)
+    sources = np.array([f"{style}-{i % 5}" for style, i in zip(labels, range(240), strict=True)])
+    pool = Pool(np.zeros((240, 2, 2, 3), np.uint8), labels, sources)
+    folds = assign_folds(pool, 5)
+    assert set(folds) == set(sources) and set(folds.values()) == {0, 1, 2, 3, 4}
+    for fold in range(5):  # every fold tests every class
+        held = {s for s, f in folds.items() if f == fold}
+        assert {int(labels[sources == s][0]) for s in held} == {0, 1, 2, 3}
+    with pytest.raises(DatasetError, match="at least 5 sources"):
+        assign_folds(pool.take(np.isin(sources, ["0-0", "1-1"])), 5)
+
+
+def test_style_statistics_tell_fills_from_shading_and_strokes() -> None:
+    from model.preprocess import normalize
+    from model.stats import FEATURES, StyleStats
+
+    flat = np.full((64, 64, 3), 255, np.uint8)
+    flat[16:48, 16:48] = (200, 60, 40)
+    ramp = np.repeat(np.linspace(0, 255, 64).astype(np.uint8)[None, :, None], 64, 0).repeat(3, 2)
+    lines = np.full((64, 64, 3), 255, np.uint8)
+    lines[::8] = 0
+    stats = StyleStats()(torch.from_numpy(normalize(np.stack([flat, ramp, lines])))).exp().numpy() - 1e-3
+    top1, soft = FEATURES.index("top1_colours"), FEATURES.index("soft_ramps")
+    assert stats[0, top1] > 0.7 and stats[1, top1] < 0.1 and stats[2, top1] > 0.7
+    assert stats[1, soft] > 0.9 and stats[0, soft] < 0.05 and stats[2, soft] < 0.05
+
+
+def test_leave_source_out_training_calibrates_and_reports_every_source(own_store: Settings, tmp_path: Path) -> None:
+    folder = labelled_folder(tmp_path / "corpus", 48, seed=43, sources=3)
+    config = TrainConfig(data=folder, n_train=16, n_test=8, epochs=1, image_size=32, batch_size=8, threads=1,
+                         folds=3)
+    result = train(config, own_store, export=tmp_path / "export")
+    cross = result.metrics["leave_source_out"]
+    assert cross["n"] == 48 and len(cross["per_source"]) == 12
+    assert {m["fold"] for m in cross["per_source"].values()} == {0, 1, 2}
+    assert 0 <= cross["ece_after"] <= 1 and cross["temperature"] > 0
+    assert StylePredictor.load(tmp_path / "export").temperature == pytest.approx(cross["temperature"])
+    assert MlflowClient().get_run(result.run_id).data.metrics["lso_accuracy"] == cross["accuracy"]
