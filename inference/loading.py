@@ -23,7 +23,7 @@ class LoadedModel:
 def load(settings: Settings) -> LoadedModel:
     folder = settings.inference_model_dir
     if folder is None:
-        resolved = registry.resolve(registry.configure(settings), settings.model_uri)
+        resolved = registry.resolve_serving(registry.configure(settings), settings.model_uri, settings.model_name)
         return LoadedModel(resolved.name, resolved.version, registry.load_predictor(resolved))
     if (folder / "MLmodel").exists():  # a logged pyfunc model, as `mlflow deployments` ships it
         meta_file = folder / "registered_model_meta"

@@ -45,7 +45,7 @@ class LocalClassifier:
         with self._lock:
             if self._predictor is None or time.monotonic() - self._checked_at > self.recheck:
                 client = registry.configure(self.settings)
-                resolved = registry.resolve(client, self.settings.model_uri)
+                resolved = registry.resolve_serving(client, self.settings.model_uri, self.settings.model_name)
                 if self._model is None or self._model.version != resolved.version:
                     log.info("loading %s version %s", resolved.name, resolved.version)
                     self._predictor = registry.load_predictor(resolved)
