@@ -7,11 +7,13 @@ STYLECAT := $(VENV)/bin/stylecat
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help system-deps install stack migrate demo test down
+.PHONY: help system-deps install stack migrate demo lint test-unit test down
 
 help:
 	@echo "make demo    install, start the stack, migrate, run the demo"
-	@echo "make test    install, start the stack, run the test suite"
+	@echo "make test    install, start the stack, lint, type-check, run the whole test suite"
+	@echo "make test-unit   the server-free tests alone (no stack needed, under a minute)"
+	@echo "make lint    ruff (lint and format check) and mypy"
 	@echo "make down    stop what the stack started"
 
 # PostgreSQL and Redis servers, Maven and a JDK, POV-Ray and node (the corpus build) from Debian's
@@ -46,7 +48,15 @@ migrate: stack
 demo: migrate
 	$(STYLECAT) demo
 
-test: stack
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test-unit: install
+	$(PY) -m pytest -m unit
+
+test: lint stack
 	$(PY) -m pytest
 
 down:

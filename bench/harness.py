@@ -5,18 +5,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Iterator
 
 import psycopg
 import redis
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from stylecat.settings import get_settings
+from core import waiting
+from core.settings import get_settings
 
 STYLECAT = [sys.executable, "-m", "stylecat"]
 
@@ -40,7 +39,7 @@ def bench_environment() -> dict[str, str]:
     os.environ.update(env)
     get_settings.cache_clear()
     redis.Redis.from_url(env["STYLECAT_REDIS_URL"]).flushdb()
-    from db import migrate
+    from migrations import commands as migrate
     from search.client import get_client
 
     migrate.upgrade()
@@ -59,9 +58,15 @@ def processes(specs: list[tuple[list[str], dict[str, str]]], logs: Path) -> Iter
     try:
         for index, (args, env) in enumerate(specs):
             log = (logs / f"{index}-{args[0]}.log").open("wb")
-            started.append(subprocess.Popen([*STYLECAT, *args] if args[0] != "mlflow" else [sys.executable, "-m", *args],
-                                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env},
-                                            start_new_session=True))
+            started.append(
+                subprocess.Popen(
+                    [*STYLECAT, *args] if args[0] != "mlflow" else [sys.executable, "-m", *args],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, **env},
+                    start_new_session=True,
+                )
+            )
         yield started
     finally:
         for process in started:
@@ -75,12 +80,5 @@ def processes(specs: list[tuple[list[str], dict[str, str]]], logs: Path) -> Iter
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> float:
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout:
-        try:
-            if check():
-                return time.perf_counter() - started
-        except Exception:  # noqa: BLE001  (a server still starting answers with connection errors)
-            pass
-        time.sleep(interval)
-    raise TimeoutError(f"{what} within {timeout} s")
+    """A server still starting answers with connection errors: those count as "not yet"."""
+    return waiting.wait_for(check, timeout, what, interval, ignore=(Exception,))

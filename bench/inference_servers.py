@@ -10,8 +10,8 @@ same registered model, side by side in one run:
 import argparse
 import base64
 import os
-import sys
 import statistics
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,7 +21,7 @@ import numpy as np
 
 from bench.common import jpegs_800px
 from bench.harness import processes, wait_for
-from stylecat.settings import get_settings
+from core.settings import get_settings
 
 OURS, MLFLOW = 8781, 8782
 
@@ -61,17 +61,34 @@ def main() -> None:
     inputs = [base64.b64encode(data).decode() for data in jpegs_800px(32)]
     specs = [
         (["serve-model", "--port", str(OURS)], {}),
-        (["mlflow", "models", "serve", "-m", settings.model_uri, "--env-manager", "local", "-h", "127.0.0.1",
-          "-p", str(MLFLOW)],
-         # mlflow execs `uvicorn` from PATH: make it this environment's
-         {"MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
-          "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}),
+        (
+            [
+                "mlflow",
+                "models",
+                "serve",
+                "-m",
+                settings.model_uri,
+                "--env-manager",
+                "local",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(MLFLOW),
+            ],
+            # mlflow execs `uvicorn` from PATH: make it this environment's
+            {
+                "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+                "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+            },
+        ),
     ]
     with processes(specs, settings.stack_dir / "bench" / "logs-inference"):
         wait_for(lambda: httpx.get(f"http://127.0.0.1:{OURS}/ping").status_code == 200, 120, "stylecat server")
         wait_for(lambda: httpx.get(f"http://127.0.0.1:{MLFLOW}/ping").status_code == 200, 180, "mlflow server")
-        servers = {"stylecat": f"http://127.0.0.1:{OURS}/invocations",
-                   "mlflow": f"http://127.0.0.1:{MLFLOW}/invocations"}
+        servers = {
+            "stylecat": f"http://127.0.0.1:{OURS}/invocations",
+            "mlflow": f"http://127.0.0.1:{MLFLOW}/invocations",
+        }
         results = {}
         for name, url in servers.items():
             p50, p95 = latency(url, inputs, args.single)

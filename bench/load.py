@@ -20,10 +20,10 @@ import numpy as np
 import redis
 
 from bench.harness import bench_environment, processes, wait_for
+from core.queues import Queue
+from core.styles import STYLES
 from model import synthetic
 from producer.apikeys import issue_key
-from stylecat.styles import STYLES
-from worker.app import Queue
 
 API = "http://127.0.0.1:8766"
 DEADLINE = 1200  # seconds: the whole run stops by then, whatever happens
@@ -59,8 +59,9 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
-async def upload_burst(client: httpx.AsyncClient, images: list[bytes], n: int, concurrency: int
-                       ) -> tuple[list[int], dict[str, int], float]:
+async def upload_burst(
+    client: httpx.AsyncClient, images: list[bytes], n: int, concurrency: int
+) -> tuple[list[int], dict[str, int], float]:
     accepted: list[int] = []
     errors: dict[str, int] = {}
     counter = iter(range(n))
@@ -68,7 +69,9 @@ async def upload_burst(client: httpx.AsyncClient, images: list[bytes], n: int, c
     async def one_client() -> None:
         for index in counter:
             try:
-                response = await client.post("/images", files={"file": (f"load {index}.img", images[index % len(images)])})
+                response = await client.post(
+                    "/images", files={"file": (f"load {index}.img", images[index % len(images)])}
+                )
                 if response.status_code == 202:
                     accepted.append(response.json()["id"])
                     continue
@@ -82,7 +85,9 @@ async def upload_burst(client: httpx.AsyncClient, images: list[bytes], n: int, c
     return accepted, errors, time.perf_counter() - started
 
 
-async def search_load(client: httpx.AsyncClient, stop: asyncio.Event, latencies: list[float], errors: list[int]) -> None:
+async def search_load(
+    client: httpx.AsyncClient, stop: asyncio.Event, latencies: list[float], errors: list[int]
+) -> None:
     rng = random.Random(7)
     while not stop.is_set():
         params: dict[str, object] = {"style": rng.sample(STYLES, rng.randint(1, 2)), "size": 20}
@@ -95,8 +100,14 @@ async def search_load(client: httpx.AsyncClient, stop: asyncio.Event, latencies:
             errors.append(response.status_code)
 
 
-async def sample_resources(stop: asyncio.Event, queue: redis.Redis, workers: list[int], started: float,
-                           depth: list[tuple[float, int]], rss: dict[int, list[float]]) -> None:
+async def sample_resources(
+    stop: asyncio.Event,
+    queue: redis.Redis,
+    workers: list[int],
+    started: float,
+    depth: list[tuple[float, int]],
+    rss: dict[int, list[float]],
+) -> None:
     while not stop.is_set():
         depth.append((round(time.perf_counter() - started, 1), int(queue.llen(Queue.LIVE.value))))
         for root in workers:
@@ -117,8 +128,9 @@ async def run(args: argparse.Namespace, workers: list[int], key: str, redis_url:
         depth: list[tuple[float, int]] = []
         rss: dict[int, list[float]] = {}
         started = time.perf_counter()
-        background = [asyncio.create_task(search_load(client, stop, latencies, search_errors))
-                      for _ in range(args.searchers)]
+        background = [
+            asyncio.create_task(search_load(client, stop, latencies, search_errors)) for _ in range(args.searchers)
+        ]
         background.append(asyncio.create_task(sample_resources(stop, queue, workers, started, depth, rss)))
         accepted, upload_errors, upload_seconds = await upload_burst(client, images, args.uploads, args.concurrency)
         while time.perf_counter() - started < DEADLINE:
@@ -131,14 +143,22 @@ async def run(args: argparse.Namespace, workers: list[int], key: str, redis_url:
         await asyncio.gather(*background)
     ms = np.array(latencies) * 1000
     return {
-        "uploads": args.uploads, "accepted": len(accepted), "upload_errors": upload_errors,
-        "uploads_per_s": round(len(accepted) / upload_seconds, 1), "upload_seconds": round(upload_seconds, 1),
+        "uploads": args.uploads,
+        "accepted": len(accepted),
+        "upload_errors": upload_errors,
+        "uploads_per_s": round(len(accepted) / upload_seconds, 1),
+        "upload_seconds": round(upload_seconds, 1),
         "all_searchable_after_s": round(searchable, 1),
-        "search_requests": len(latencies), "search_errors": len(search_errors),
+        "search_requests": len(latencies),
+        "search_errors": len(search_errors),
         "search_ms": {p: round(float(np.percentile(ms, q)), 1) for p, q in (("p50", 50), ("p95", 95), ("p99", 99))},
-        "queue_depth_peak": max(d for _, d in depth), "queue_depth_every_10s": depth[::10],
-        "worker_rss_mib": {str(pid): {"first": round(v[0]), "peak": round(max(v)), "last": round(v[-1])}
-                           for pid, v in rss.items() if max(v) > 0},
+        "queue_depth_peak": max(d for _, d in depth),
+        "queue_depth_every_10s": depth[::10],
+        "worker_rss_mib": {
+            str(pid): {"first": round(v[0]), "peak": round(max(v)), "last": round(v[-1])}
+            for pid, v in rss.items()
+            if max(v) > 0
+        },
     }
 
 
@@ -150,7 +170,7 @@ def main() -> None:
     args = parser.parse_args()
     env = bench_environment()
     key = issue_key("bench")
-    from stylecat.settings import get_settings
+    from core.settings import get_settings
 
     threads = {"STYLECAT_TORCH_THREADS": "1"}
     specs = [

@@ -1,17 +1,32 @@
-"""Images per second of the shipped champion on this CPU: decode + preprocess + forward at batch
-sizes 1, 16 and 64 on 800 px JPEGs, and forward alone; medians over several runs.
+"""Images per second of the shipped models on this CPU: decode + preprocess + forward at batch
+sizes 1, 16 and 64 on 800 px JPEGs, and forward alone; medians over several runs, the champion and
+the retired v1 measured side by side (interleaved) in one run. Ends with one JSON line.
 
     .venv/bin/python -m bench.model_throughput [--threads 2] [--repeats 7]
 """
 
 import argparse
+import json
 
 import numpy as np
 import torch
 
 from bench.common import jpegs_800px, median_seconds
 from model.predictor import StylePredictor
-from model.registry import CHAMPION_DIR
+from model.registry import CHAMPION_DIR, SHIPPED
+
+
+def measure(predictor: StylePredictor, images: list[bytes], batch: int, repeats: int) -> dict[str, float]:
+    items = images[:batch]
+    pixels = np.stack([predictor.pixels(data, 40_000_000) for data in items])
+    full = median_seconds(lambda: predictor.predict(items), repeats)
+    decode = median_seconds(lambda: [predictor.pixels(d, 40_000_000) for d in items], repeats)
+    forward = median_seconds(lambda: predictor.probabilities(pixels), repeats)
+    return {
+        "end_to_end": round(batch / full, 1),
+        "decode": round(batch / decode, 1),
+        "forward": round(batch / forward, 1),
+    }
 
 
 def main() -> None:
@@ -20,18 +35,30 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    predictor = StylePredictor.load(CHAMPION_DIR)
+    models = {"champion": StylePredictor.load(CHAMPION_DIR), "v1": StylePredictor.load(SHIPPED[0])}
     images = jpegs_800px(64)
-    pixels = np.stack([predictor.pixels(data, 40_000_000) for data in images])
-    print(f"torch {torch.__version__}, {args.threads} threads, input {predictor.image_size}px, "
-          f"{sum(p.numel() for p in predictor.net.parameters()):,} parameters, median of {args.repeats} runs")
-    print(f"{'batch':>6}{'decode+pre+forward img/s':>27}{'decode+pre img/s':>19}{'forward img/s':>16}")
+    print(f"torch {torch.__version__}, {args.threads} threads, median of {args.repeats} runs, img/s")
+    for name, predictor in models.items():
+        weights = sum(p.numel() for p in predictor.net.parameters())
+        print(f"  {name}: input {predictor.image_size} px, {weights:,} parameters")
+    print(f"{'model':<10}{'batch':>6}{'decode+pre+forward':>20}{'decode+pre':>12}{'forward':>10}")
+    figures: dict[str, dict[int, dict[str, float]]] = {name: {} for name in models}
     for batch in (1, 16, 64):
-        items, batch_pixels = images[:batch], pixels[:batch]
-        full = median_seconds(lambda: predictor.predict(items), args.repeats)
-        decode = median_seconds(lambda: [predictor.pixels(d, 40_000_000) for d in items], args.repeats)
-        forward = median_seconds(lambda: predictor.probabilities(batch_pixels), args.repeats)
-        print(f"{batch:>6}{batch / full:>27.1f}{batch / decode:>19.1f}{batch / forward:>16.1f}")
+        for name, predictor in models.items():  # interleaved, so drift hits both alike
+            result = figures[name][batch] = measure(predictor, images, batch, args.repeats)
+            print(f"{name:<10}{batch:>6}{result['end_to_end']:>20}{result['decode']:>12}{result['forward']:>10}")
+    ratio = figures["champion"][64]["end_to_end"] / figures["v1"][64]["end_to_end"]
+    print(
+        json.dumps(
+            {
+                "bench": "model_throughput",
+                "torch": torch.__version__,
+                "threads": args.threads,
+                **figures,
+                "champion_over_v1_batch64": round(ratio, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -41,13 +41,16 @@ def catalogue(n: int, images: list[bytes]) -> None:
     """`n` never-categorized rows over the stored sample images, as an existing catalogue would be."""
     from db.models import Image
     from db.session import session_scope
-    from producer.storage import store
+    from images.storage import store
 
-    refs = [store(data, sha256=hashlib.sha256(data).hexdigest(), extension="jpg", content_type="image/jpeg")
-            for data in images]
+    refs = [
+        store(data, sha256=hashlib.sha256(data).hexdigest(), extension="jpg", content_type="image/jpeg")
+        for data in images
+    ]
     with session_scope() as session:
-        session.execute(insert(Image), [{"storage_ref": refs[i % len(refs)], "title": f"catalogue {i}"}
-                                        for i in range(n)])
+        session.execute(
+            insert(Image), [{"storage_ref": refs[i % len(refs)], "title": f"catalogue {i}"} for i in range(n)]
+        )
 
 
 def counts() -> tuple[int, int]:
@@ -56,8 +59,12 @@ def counts() -> tuple[int, int]:
 
     with session_scope() as session:
         done = session.scalar(select(func.count()).where(Image.status == "categorized")) or 0
-        indexed = session.scalar(select(func.count()).where(Image.status == "categorized",
-                                                            Image.indexed_version == Image.index_version)) or 0
+        indexed = (
+            session.scalar(
+                select(func.count()).where(Image.status == "categorized", Image.indexed_version == Image.index_version)
+            )
+            or 0
+        )
     return done, indexed
 
 
@@ -73,7 +80,7 @@ def main() -> None:
     env = bench_environment()
     subprocess.run([*STYLECAT, "model", "bootstrap"], check=True, capture_output=True)
     catalogue(args.images, images)
-    from stylecat.settings import get_settings
+    from core.settings import get_settings
 
     settings = get_settings()
     threads = {"STYLECAT_TORCH_THREADS": "1"}
@@ -82,8 +89,9 @@ def main() -> None:
         (["worker", "--queues", "categorize.live,index", "--concurrency", "2", "--loglevel", "INFO"], threads),
         (["worker", "--queues", "categorize.backfill", "--concurrency", "2", "--loglevel", "INFO"], threads),
     ]
-    client = httpx.Client(base_url="http://127.0.0.1:8765", timeout=30,
-                          headers={"Authorization": f"Bearer {issue_key('bench')}"})
+    client = httpx.Client(
+        base_url="http://127.0.0.1:8765", timeout=30, headers={"Authorization": f"Bearer {issue_key('bench')}"}
+    )
     with processes(specs, settings.stack_dir / "bench" / "logs"):
         wait_for(lambda: client.get("/health").status_code == 200, 60, "the API")
         time.sleep(15)  # let the worker children load the model before the clock starts
@@ -92,8 +100,10 @@ def main() -> None:
         wait_for(lambda: counts()[1] >= args.images, 1800, "every image categorized and indexed", 0.2)
         seconds = time.perf_counter() - started
         e2e = args.images / seconds
-        print(f"end-to-end backfill of {args.images} (enqueue → categorized → indexed): {seconds:.1f} s, "
-              f"{e2e:.1f} img/s; ratio to raw model throughput {e2e / raw:.2f}")
+        print(
+            f"end-to-end backfill of {args.images} (enqueue → categorized → indexed): {seconds:.1f} s, "
+            f"{e2e:.1f} img/s; ratio to raw model throughput {e2e / raw:.2f}"
+        )
 
         catalogue(5 * args.images, images)  # a second, longer backfill runs while single uploads arrive
         subprocess.run([*STYLECAT, "backfill", "--batch-size", "64"], check=True, capture_output=True)
@@ -103,13 +113,16 @@ def main() -> None:
             token = uuid.uuid4().hex
             began = time.perf_counter()
             client.post("/images", files={"file": (f"{token} upload.jpg", images[index % len(images)])})
-            wait_for(lambda: client.get("/search", params={"q": token}).json()["total"] == 1, 60, "searchable", 0.02)
+            found = lambda token=token: client.get("/search", params={"q": token}).json()["total"] == 1  # noqa: E731
+            wait_for(found, 60, "searchable", 0.02)
             latencies.append(time.perf_counter() - began)
         backlog = queue.llen("categorize.backfill")
         p50 = statistics.median(latencies)
         p95 = float(np.percentile(latencies, 95))
-        print(f"upload → searchable during a backfill ({args.uploads} uploads, backfill queue still "
-              f"{backlog} batches): p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms")
+        print(
+            f"upload → searchable during a backfill ({args.uploads} uploads, backfill queue still "
+            f"{backlog} batches): p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from stylecat.styles import STYLES
+from core.styles import STYLES
 
 
 class ImageStatus(StrEnum):
@@ -175,5 +175,6 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (CheckConstraint(f"cardinality(scopes) > 0 AND scopes <@ ARRAY[{SCOPE_LIST}]::varchar[]",
-                                      name="scopes"),)
+    __table_args__ = (
+        CheckConstraint(f"cardinality(scopes) > 0 AND scopes <@ ARRAY[{SCOPE_LIST}]::varchar[]", name="scopes"),
+    )

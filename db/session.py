@@ -1,13 +1,16 @@
 """One engine per process and database URL, and a transactional `session_scope()` for tasks and commands."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from stylecat.settings import get_settings
+from core.settings import get_settings
+
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+"""What domain functions take to open their own transactions: `session_scope`, or a test's."""
 
 
 @lru_cache

@@ -74,8 +74,11 @@ def claim(*, session: Session, image_ids: Sequence[int], model: ModelRef, max_at
 def release(*, session: Session, image_ids: Sequence[int]) -> None:
     """Give claimed images back after a transient failure: that run does not count as an attempt
     (attempts cap poison images and crashed workers, not an endpoint that is briefly away)."""
-    session.execute(update(Image).where(Image.id.in_(image_ids), Image.status == ImageStatus.PROCESSING)
-                    .values(status=ImageStatus.QUEUED.value, attempts=func.greatest(Image.attempts - 1, 0)))
+    session.execute(
+        update(Image)
+        .where(Image.id.in_(image_ids), Image.status == ImageStatus.PROCESSING)
+        .values(status=ImageStatus.QUEUED.value, attempts=func.greatest(Image.attempts - 1, 0))
+    )
 
 
 def record_predictions(*, session: Session, predictions: Sequence[Prediction], model: ModelRef) -> None:
@@ -85,12 +88,22 @@ def record_predictions(*, session: Session, predictions: Sequence[Prediction], m
         return
     session.execute(
         pg_insert(StylePrediction)
-        .values([
-            {"image_id": p.image_id, "model_name": model.name, "model_version": model.version,
-             "role": PredictionRole.CHAMPION, "backend": model.backend, "style": p.style, "probs": p.probs,
-             "confidence": p.confidence, "latency_ms": p.latency_ms}
-            for p in predictions
-        ])
+        .values(
+            [
+                {
+                    "image_id": p.image_id,
+                    "model_name": model.name,
+                    "model_version": model.version,
+                    "role": PredictionRole.CHAMPION,
+                    "backend": model.backend,
+                    "style": p.style,
+                    "probs": p.probs,
+                    "confidence": p.confidence,
+                    "latency_ms": p.latency_ms,
+                }
+                for p in predictions
+            ]
+        )
         .on_conflict_do_nothing(index_elements=["image_id", "model_name", "model_version", "role"])
     )
     model_owns_style = Image.style_source.is_distinct_from(StyleSource.REVIEW.value)
@@ -98,8 +111,13 @@ def record_predictions(*, session: Session, predictions: Sequence[Prediction], m
         update(Image)
         .where(Image.id == bindparam("b_id"))
         .values(
-            status=ImageStatus.CATEGORIZED.value, attempts=0, error_code=None, error_message=None,
-            model_name=model.name, model_version=model.version, predicted_at=func.now(),
+            status=ImageStatus.CATEGORIZED.value,
+            attempts=0,
+            error_code=None,
+            error_message=None,
+            model_name=model.name,
+            model_version=model.version,
+            predicted_at=func.now(),
             index_version=Image.index_version + 1,
             style=case((model_owns_style, bindparam("b_style")), else_=Image.style),
             style_probs=case((model_owns_style, bindparam("b_probs", type_=JSONB)), else_=Image.style_probs),
@@ -107,10 +125,14 @@ def record_predictions(*, session: Session, predictions: Sequence[Prediction], m
             style_source=case((model_owns_style, StyleSource.MODEL.value), else_=Image.style_source),
         )
     )
-    session.connection().execute(statement, [
-        {"b_id": p.image_id, "b_style": p.style, "b_probs": p.probs, "b_confidence": p.confidence}
-        for p in predictions
-    ])
+    session.connection().execute(
+        statement,
+        [
+            {"b_id": p.image_id, "b_style": p.style, "b_probs": p.probs, "b_confidence": p.confidence}
+            for p in predictions
+        ],
+    )
+
 
 def _fail(row: Image, code: str, message: str) -> None:
     row.status = ImageStatus.FAILED

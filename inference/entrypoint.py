@@ -5,13 +5,24 @@ arguments are exec'd as a command (`docker run IMAGE stylecat model list`)."""
 import os
 import sys
 
-from stylecat.settings import get_settings
+from core.settings import get_settings
 
 
 def server_command(port: int) -> list[str]:
     # one process: the model is loaded once; batches run in its thread pool
-    return [sys.executable, "-m", "uvicorn", "inference.server:app", "--host", "0.0.0.0", "--port", str(port),
-            "--timeout-graceful-shutdown", "20", "--no-access-log"]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "inference.server:app",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(port),
+        "--timeout-graceful-shutdown",
+        "20",
+        "--no-access-log",
+    ]
 
 
 def main(argv: list[str]) -> None:

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 import yaml
 
+from core.settings import Settings
 from model import registry
 from model.predictor import StylePredictor
-from stylecat.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,9 @@ def load(settings: Settings) -> LoadedModel:
     if (folder / "MLmodel").exists():  # a logged pyfunc model, as `mlflow deployments` ships it
         meta_file = folder / "registered_model_meta"
         meta = yaml.safe_load(meta_file.read_text()) if meta_file.exists() else {}
-        return LoadedModel(str(meta.get("model_name", settings.model_name)), str(meta.get("model_version", "local")),
-                           StylePredictor.load(registry.weights_folder(folder)))
+        return LoadedModel(
+            str(meta.get("model_name", settings.model_name)),
+            str(meta.get("model_version", "local")),
+            StylePredictor.load(registry.weights_folder(folder)),
+        )
     return LoadedModel(settings.model_name, f"local:{folder.name}", StylePredictor.load(folder))

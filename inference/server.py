@@ -3,9 +3,9 @@
 it with `endpoint_url`).
 
 Requests: `application/json` `{"inputs": [ref, ...]}` (ref: base64 image bytes, `s3://` URI or an
-http(s) URL under the same rules as the upload API), or one raw image body (`image/jpeg`,
-`image/png`, `image/webp`). Answer: `{"predictions": [...], "model": {"name", "version"}}` in input
-order. A batch runs as one forward pass, in a worker thread so the event loop stays free.
+http(s) URL under the same rules as the upload API), or one raw image body of a media type in
+core/formats.py (`image/jpeg`, `image/png`, ...). Answer: `{"predictions": [...], "model": {"name",
+"version"}}` in input order. A batch runs as one forward pass, in a worker thread so the event loop stays free.
 
 Errors are explicit: 400 malformed JSON or empty inputs, 413 a body over SageMaker's real-time
 limit (6 MB), 415 another media type, 503 while the model loads. An image that cannot be fetched or
@@ -23,16 +23,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from core.formats import BY_MEDIA_TYPE
+from core.settings import get_settings
+from images.fetch import FetchError, fetch
 from inference.loading import LoadedModel, load
 from model.preprocess import ImageDecodeError
-from stylecat.settings import get_settings
-from worker.fetch import FetchError, fetch
 
 log = logging.getLogger(__name__)
 
 SAGEMAKER_MAX_BODY = 6_291_456  # bytes: the real-time endpoint's payload limit
 MAX_INPUTS = 256
-RAW_TYPES = {"image/jpeg", "image/png", "image/webp"}
+RAW_TYPES = set(BY_MEDIA_TYPE)
 
 state: dict[str, LoadedModel] = {}
 
@@ -40,6 +41,7 @@ state: dict[str, LoadedModel] = {}
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     """Load the model once, in the background: /ping answers 503 until it is ready."""
+
     async def load_in_background() -> None:
         state["model"] = await run_in_threadpool(load, get_settings())
         log.info("model %s version %s loaded", state["model"].name, state["model"].version)
@@ -114,8 +116,11 @@ async def invocations(request: Request) -> JSONResponse:
             return error(400, "empty", "empty image body")
         raw = body
     else:
-        return error(415, "unsupported_media_type",
-                     f"send application/json or one of {sorted(RAW_TYPES)}, not {content_type or 'nothing'!r}")
+        return error(
+            415,
+            "unsupported_media_type",
+            f"send application/json or one of {sorted(RAW_TYPES)}, not {content_type or 'nothing'!r}",
+        )
     model = state["model"]
     predictions = await run_in_threadpool(_predict, model, refs, raw)
     return JSONResponse({"predictions": predictions, "model": model.describe()})

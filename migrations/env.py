@@ -2,9 +2,9 @@
 
 from alembic import context
 
+from core.settings import get_settings
 from db.models import Base
 from db.session import engine_for
-from stylecat.settings import get_settings
 
 if context.is_offline_mode():
     raise SystemExit("offline (--sql) migrations are not supported; run them against the database")

@@ -6,26 +6,36 @@ from typing import Annotated
 
 import typer
 
+from core.settings import get_settings
 from model.training_config import TrainConfig
-from stylecat.settings import get_settings
 
 model_app = typer.Typer(help="The registered style CNN: versions, aliases, evaluation.", no_args_is_help=True)
 
 
 def train(
-    data: Annotated[Path | None, typer.Option(help="Labelled folder DIR/<style>/* (the corpus, or exported "
-                                                   "reviews), mixed with the synthetic images.")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Labelled folder DIR/<style>/* (the corpus, or exported reviews), mixed with the synthetic images."
+        ),
+    ] = None,
     epochs: Annotated[int, typer.Option(min=1)] = TrainConfig.epochs,
     image_size: Annotated[int, typer.Option(min=32, max=512)] = TrainConfig.image_size,
     batch_size: Annotated[int, typer.Option(min=2)] = TrainConfig.batch_size,
     n_train: Annotated[int, typer.Option(min=8, help="Synthetic training images.")] = TrainConfig.n_train,
     n_test: Annotated[int, typer.Option(min=4, help="Synthetic held-out images.")] = TrainConfig.n_test,
-    folds: Annotated[int, typer.Option(min=0, help="Leave-source-out folds over --data's sources; they also "
-                                                   "fit the calibration (0: neither).")] = TrainConfig.folds,
+    folds: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Leave-source-out folds over --data's sources; they also fit the calibration (0: neither)."
+        ),
+    ] = TrainConfig.folds,
     seed: int = TrainConfig.seed,
     threads: Annotated[int, typer.Option(min=1, help="Torch threads.")] = TrainConfig.threads,
     promote_to: Annotated[str | None, typer.Option("--promote", help="Point this alias at the new version.")] = None,
-    export: Annotated[Path | None, typer.Option(help="Also write the weights folder here (e.g. model/champion).")] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="Also write the weights folder here (e.g. model/champion).")
+    ] = None,
 ) -> None:
     """Train the CNN, log the run to MLflow and register a new version of the model."""
     from model import registry
@@ -34,8 +44,17 @@ def train(
     from model.training import train as run_training
 
     settings = get_settings()
-    config = TrainConfig(data=data, n_train=n_train, n_test=n_test, epochs=epochs, image_size=image_size,
-                         batch_size=batch_size, seed=seed, threads=threads, folds=folds)
+    config = TrainConfig(
+        data=data,
+        n_train=n_train,
+        n_test=n_test,
+        epochs=epochs,
+        image_size=image_size,
+        batch_size=batch_size,
+        seed=seed,
+        threads=threads,
+        folds=folds,
+    )
     try:
         result = run_training(config, settings, export)
     except DatasetError as exc:
@@ -46,8 +65,10 @@ def train(
         typer.echo("leave-source-out (every corpus source judged by a model that never saw it):")
         typer.echo(format_report(cross))
         typer.echo(format_sources(cross))
-        typer.echo(f"expected calibration error (15 bins): {cross['ece_before']:.4f} before, "
-                   f"{cross['ece_after']:.4f} after calibration (temperature {cross['temperature']:.3f})\n")
+        typer.echo(
+            f"expected calibration error (15 bins): {cross['ece_before']:.4f} before, "
+            f"{cross['ece_after']:.4f} after calibration (temperature {cross['temperature']:.3f})\n"
+        )
     typer.echo("synthetic held-out split:")
     typer.echo(format_report(result.metrics))
     typer.echo(f"\nregistered {settings.model_name} version {result.version} (run {result.run_id})")
@@ -70,8 +91,10 @@ def list_versions() -> None:
         metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
         accuracy = metrics.get("test_accuracy")
         shown = f"{accuracy:.4f}" if accuracy is not None else "-"
-        typer.echo(f"version {version.version:>4}  test_accuracy {shown:>7}  aliases {','.join(version.aliases) or '-'}"
-                   f"  run {version.run_id}")
+        typer.echo(
+            f"version {version.version:>4}  test_accuracy {shown:>7}  aliases {','.join(version.aliases) or '-'}"
+            f"  run {version.run_id}"
+        )
 
 
 @model_app.command("promote")
@@ -90,8 +113,10 @@ def promote(
     except MlflowException as exc:
         typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"alias {alias}: {previous or 'unset'} -> {version}"
-               + (f"  (roll back: stylecat model promote {previous} --alias {alias})" if previous else ""))
+    typer.echo(
+        f"alias {alias}: {previous or 'unset'} -> {version}"
+        + (f"  (roll back: stylecat model promote {previous} --alias {alias})" if previous else "")
+    )
 
 
 @model_app.command("bootstrap")
@@ -107,7 +132,9 @@ def bootstrap() -> None:
 
 @model_app.command("evaluate")
 def evaluate(
-    model: Annotated[str | None, typer.Option(help="models:/... URI or a weights folder; default: the setting.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="models:/... URI or a weights folder; default: the setting.")
+    ] = None,
     data: Annotated[Path | None, typer.Option(help="Labelled folder; default: the held-out synthetic split.")] = None,
     n: Annotated[int, typer.Option(min=4, help="Held-out synthetic images.")] = 2_000,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
@@ -125,8 +152,9 @@ def evaluate(
     else:
         from model import registry
 
-        predictor = registry.load_predictor(registry.resolve_serving(registry.configure(settings), uri,
-                                                                     settings.model_name))
+        predictor = registry.load_predictor(
+            registry.resolve_serving(registry.configure(settings), uri, settings.model_name)
+        )
     try:
         if data is None:
             pixels, labels = synthetic_split(n, TEST_SEED, predictor.image_size)

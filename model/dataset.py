@@ -2,7 +2,7 @@
 
 Two sources: the seeded synthetic generator (every image is encoded to JPEG/PNG and decoded again,
 so training sees compression artefacts as production does), and a labelled folder
-`DIR/<style>/*.jpg|png|webp` — the real corpus (`stylecat dataset build`), or human reviews
+`DIR/<style>/*.<any format of core/formats.py>` — the real corpus (`stylecat dataset build`), or human reviews
 exported by `stylecat reviews export`. A file named `<source>--<name>.<ext>` belongs to that source
 (the corpus names its files so); leave-source-out evaluation groups by it.
 """
@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.formats import SUFFIXES
+from core.styles import STYLES
 from model import synthetic
 from model.preprocess import ImageDecodeError, load_image, to_uint8_array
-from stylecat.styles import STYLES
 
 TEST_SEED = 2_000_003
 """The held-out split's seed; training refuses it, so evaluation never sees training images."""
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 SOURCE_SEPARATOR = "--"
 UNNAMED_SOURCE = "unnamed"
 
@@ -56,10 +56,14 @@ def folder_files(folder: Path) -> list[tuple[Path, int]]:
     unknown = [name for name in classes if name not in STYLES]
     if unknown:
         raise DatasetError(f"unknown class folder(s) {unknown} in {folder}: expected only {list(STYLES)}")
-    files = [(path, STYLES.index(style)) for style in classes for path in sorted((folder / style).iterdir())
-             if path.suffix.lower() in IMAGE_SUFFIXES]
+    files = [
+        (path, STYLES.index(style))
+        for style in classes
+        for path in sorted((folder / style).iterdir())
+        if path.suffix.lower() in SUFFIXES
+    ]
     if not files:
-        raise DatasetError(f"no images under {folder}/<style>/ (expected {sorted(IMAGE_SUFFIXES)})")
+        raise DatasetError(f"no images under {folder}/<style>/ (expected {sorted(SUFFIXES)})")
     return files
 
 
@@ -105,8 +109,9 @@ def labelled_pixels(folder: Path, size: int, workers: int = 2) -> LabelledPixels
     """Decode a labelled folder through the production path, in `workers` processes, and keep the
     result in `folder/.cache/` keyed by the file list and sizes, so a second run starts at once."""
     files = folder_files(folder)
-    key = hashlib.sha256(repr([(str(p.relative_to(folder)), p.stat().st_size, label) for p, label in files])
-                         .encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        repr([(str(p.relative_to(folder)), p.stat().st_size, label) for p, label in files]).encode()
+    ).hexdigest()[:16]
     cache = folder / ".cache" / f"pixels-{size}-{key}.npz"
     if cache.exists():
         with np.load(cache) as stored:
@@ -118,10 +123,14 @@ def labelled_pixels(folder: Path, size: int, workers: int = 2) -> LabelledPixels
     skipped = [item for item in decoded if isinstance(item, str)]
     if not keep:
         raise DatasetError(f"none of the images under {folder} could be decoded")
-    result = LabelledPixels(pixels=np.stack([decoded[i] for i in keep]),  # type: ignore[misc]
-                            labels=np.array([files[i][1] for i in keep], dtype=np.int64),
-                            sources=np.array([source_of(files[i][0]) for i in keep]), skipped=skipped)
+    result = LabelledPixels(
+        pixels=np.stack([decoded[i] for i in keep]),
+        labels=np.array([files[i][1] for i in keep], dtype=np.int64),
+        sources=np.array([source_of(files[i][0]) for i in keep]),
+        skipped=skipped,
+    )
     cache.parent.mkdir(exist_ok=True)
-    np.savez(cache, pixels=result.pixels, labels=result.labels, sources=result.sources,
-             skipped=np.array(skipped, dtype=str))
+    np.savez(
+        cache, pixels=result.pixels, labels=result.labels, sources=result.sources, skipped=np.array(skipped, dtype=str)
+    )
     return result

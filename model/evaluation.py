@@ -4,7 +4,7 @@ from typing import Any
 
 import numpy as np
 
-from stylecat.styles import STYLES
+from core.styles import STYLES
 
 
 def report(labels: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
@@ -16,15 +16,27 @@ def report(labels: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
         precision = confusion[c, c] / max(confusion[:, c].sum(), 1)
         recall = confusion[c, c] / max(confusion[c].sum(), 1)
         f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-        per_class[style] = {"precision": round(float(precision), 4), "recall": round(float(recall), 4),
-                            "f1": round(float(f1), 4), "support": int(confusion[c].sum())}
-    return {"n": int(len(labels)), "accuracy": round(float((labels == predicted).mean()), 4),
-            "per_class": per_class, "confusion": confusion.tolist(), "labels": list(STYLES)}
+        per_class[style] = {
+            "precision": round(float(precision), 4),
+            "recall": round(float(recall), 4),
+            "f1": round(float(f1), 4),
+            "support": int(confusion[c].sum()),
+        }
+    return {
+        "n": int(len(labels)),
+        "accuracy": round(float((labels == predicted).mean()), 4),
+        "per_class": per_class,
+        "confusion": confusion.tolist(),
+        "labels": list(STYLES),
+    }
 
 
 def format_report(result: dict[str, Any]) -> str:
-    lines = [f"n = {result['n']}   accuracy = {result['accuracy']:.4f}", "",
-             f"{'style':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
+    lines = [
+        f"n = {result['n']}   accuracy = {result['accuracy']:.4f}",
+        "",
+        f"{'style':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
+    ]
     for style, m in result["per_class"].items():
         lines.append(f"{style:<12}{m['precision']:>10.4f}{m['recall']:>10.4f}{m['f1']:>10.4f}{m['support']:>10}")
     lines += ["", "confusion (rows = true, columns = predicted)", " " * 12 + "".join(f"{s:>11}" for s in STYLES)]

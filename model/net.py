@@ -7,13 +7,14 @@ pooling catches small decisive cues (a specular highlight, one wobbly outline). 
 fixed style statistics of the input (:mod:`model.stats`: colour counts, gradient and orientation
 histograms, background share) enter the head beside the pooled convolutional features.
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from core.styles import STYLES
 from model.stats import StyleStats
-from stylecat.styles import STYLES
 
 
 def _conv_bn(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> list[nn.Module]:
@@ -25,8 +26,9 @@ class SeparableBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
         super().__init__()
-        self.body = nn.Sequential(*_conv_bn(cin, cin, 3, stride, groups=cin), nn.ReLU(inplace=True),
-                                  *_conv_bn(cin, cout, 1))
+        self.body = nn.Sequential(
+            *_conv_bn(cin, cin, 3, stride, groups=cin), nn.ReLU(inplace=True), *_conv_bn(cin, cout, 1)
+        )
         self.residual = stride == 1 and cin == cout
         self.act = nn.ReLU(inplace=True)
 
@@ -41,8 +43,13 @@ class StyleNet(nn.Module):
 
     STATS_WIDTH = 64
 
-    def __init__(self, num_classes: int = len(STYLES), widths: tuple[int, ...] = (24, 48, 96, 160, 256),
-                 stats: bool = False, dropout: float = 0.2) -> None:
+    def __init__(
+        self,
+        num_classes: int = len(STYLES),
+        widths: tuple[int, ...] = (24, 48, 96, 160, 256),
+        stats: bool = False,
+        dropout: float = 0.2,
+    ) -> None:
         super().__init__()
         self.widths = tuple(widths)
         self.stats = stats
@@ -57,8 +64,12 @@ class StyleNet(nn.Module):
         self.features = nn.Sequential(*layers)
         extra = 0
         if stats:
-            self.statistics = nn.Sequential(StyleStats(), nn.BatchNorm1d(StyleStats.size),
-                                            nn.Linear(StyleStats.size, self.STATS_WIDTH), nn.ReLU(inplace=True))
+            self.statistics = nn.Sequential(
+                StyleStats(),
+                nn.BatchNorm1d(StyleStats.size),
+                nn.Linear(StyleStats.size, self.STATS_WIDTH),
+                nn.ReLU(inplace=True),
+            )
             extra = self.STATS_WIDTH
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * cin + extra, num_classes))
 

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.styles import STYLES
 from model.net import StyleNet
 from model.preprocess import ImageDecodeError, load_image, normalize, to_uint8_array
-from stylecat.styles import STYLES
 
 WEIGHTS = "weights.pt"
 CONFIG = "config.json"
@@ -53,8 +53,13 @@ class StylePredictor:
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         torch.save(self.net.state_dict(), folder / WEIGHTS)
-        config = {"styles": list(STYLES), "widths": list(self.net.widths), "stats": self.net.stats,
-                  "image_size": self.image_size, "temperature": self.temperature}
+        config = {
+            "styles": list(STYLES),
+            "widths": list(self.net.widths),
+            "stats": self.net.stats,
+            "image_size": self.image_size,
+            "temperature": self.temperature,
+        }
         (folder / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
 
     def pixels(self, data: bytes, max_pixels: int) -> np.ndarray:

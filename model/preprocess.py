@@ -4,21 +4,32 @@ Bytes -> safely decoded RGB ``PIL.Image`` (``load_image``) -> fixed-size uint8 p
 (``to_uint8_array``) -> normalised float32 NCHW batch (``normalize``). Training stores the uint8
 pixels, so it sees exactly the pixels production sees. ``probe`` reads only the header.
 """
+
 import io
 import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-ALLOWED_FORMATS = ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"]
+from core.formats import PILLOW_NAMES
+
 MEAN, STD = 0.5, 0.25
 MAX_ASPECT = 50
 """Longer side over shorter side: a 1 x 100000 strip is no illustration, and would crop to one pixel."""
 
 # Signatures of formats we recognise but refuse, so callers get `unsupported_format` not `not_an_image`.
-_REFUSED_MAGIC = {b"%!PS": "EPS/PostScript", b"\xc5\xd0\xd3\xc6": "EPS", b"%PDF": "PDF", b"8BPS": "PSD",
-                  b"\x00\x00\x01\x00": "ICO", b"<svg": "SVG", b"<?xml": "SVG/XML", b"\x00\x00\x00\x0cjP": "JPEG 2000",
-                  b"\xffO\xffQ": "JPEG 2000", b"qoif": "QOI"}
+_REFUSED_MAGIC = {
+    b"%!PS": "EPS/PostScript",
+    b"\xc5\xd0\xd3\xc6": "EPS",
+    b"%PDF": "PDF",
+    b"8BPS": "PSD",
+    b"\x00\x00\x01\x00": "ICO",
+    b"<svg": "SVG",
+    b"<?xml": "SVG/XML",
+    b"\x00\x00\x00\x0cjP": "JPEG 2000",
+    b"\xffO\xffQ": "JPEG 2000",
+    b"qoif": "QOI",
+}
 _ALLOWED_MAGIC = (b"\xff\xd8", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*", b"RIFF")
 
 
@@ -59,7 +70,7 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     if not data:
         raise ImageDecodeError("empty", "no image data")
     try:
-        img = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+        img = Image.open(io.BytesIO(data), formats=PILLOW_NAMES)
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
         raise ImageDecodeError("too_many_pixels", str(e)) from None
     except UnidentifiedImageError:
@@ -124,7 +135,7 @@ def to_uint8_array(img: Image.Image, size: int) -> np.ndarray:
     w, h = img.size
     side = min(w, h)
     box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
-    return np.asarray(img.resize((size, size), Image.BILINEAR, box=box, reducing_gap=2.0))
+    return np.asarray(img.resize((size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=2.0))
 
 
 def normalize(batch_hwc: np.ndarray) -> np.ndarray:

@@ -30,10 +30,11 @@ class StyleCNN(PythonModel):
 
         self.predictor = StylePredictor.load(Path(context.artifacts[ARTIFACT]))
 
-    def predict(self, context: PythonModelContext, model_input: list[str], params: dict[str, Any] | None = None
-                ) -> list[StyleOutput]:
-        from stylecat.settings import get_settings
-        from worker.fetch import fetch
+    def predict(
+        self, context: PythonModelContext, model_input: list[str], params: dict[str, Any] | None = None
+    ) -> list[StyleOutput]:
+        from core.settings import get_settings
+        from images.fetch import fetch
 
         settings = get_settings()
         results = self.predictor.predict([fetch(ref, settings) for ref in model_input], settings.max_image_pixels)
@@ -57,7 +58,10 @@ def example_input() -> list[str]:
 def register(model_dir: Path, *, name: str) -> str:
     """Log the weights folder as a pyfunc in the active run and register it; return the new version."""
     info = mlflow.pyfunc.log_model(
-        name="model", python_model=str(Path(__file__).with_name("pyfunc_entry.py")), artifacts={ARTIFACT: str(model_dir)},
-        input_example=example_input(), registered_model_name=name,
+        name="model",
+        python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
+        artifacts={ARTIFACT: str(model_dir)},
+        input_example=example_input(),
+        registered_model_name=name,
     )
     return str(info.registered_model_version)

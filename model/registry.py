@@ -7,7 +7,6 @@ resolved at load time, so every prediction records the version it resolved to.
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import mlflow
@@ -16,8 +15,8 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model
 
+from core.settings import Settings
 from model.pyfunc import ARTIFACT, register
-from stylecat.settings import Settings
 
 if TYPE_CHECKING:
     from model.predictor import StylePredictor
@@ -43,8 +42,8 @@ def configure(settings: Settings) -> MlflowClient:
     """Point MLflow at the configured tracking/registry store and the experiment's artifact folder."""
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_tracking_uri)
-    if settings.mlflow_tracking_uri.startswith("sqlite:"):
-        (settings.stack_dir / "mlflow").mkdir(parents=True, exist_ok=True)
+    if settings.mlflow_tracking_uri.startswith("sqlite:///"):  # the store's folder, wherever it is
+        Path(settings.mlflow_tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     client = MlflowClient()
     if client.get_experiment_by_name(EXPERIMENT) is None:
         location = None
@@ -69,14 +68,13 @@ def resolve(client: MlflowClient, uri: str) -> ResolvedModel:
     else:
         name, _, number = path.partition("/")
         if number in ("", "latest"):
-            versions = client.search_model_versions(f"name = '{name}'", order_by=["version_number DESC"],
-                                                    max_results=1)
+            versions = client.search_model_versions(f"name = '{name}'", order_by=["version_number DESC"], max_results=1)
             if not versions:
                 raise MlflowException(f"registered model {name!r} has no versions")
             version = versions[0]
         else:
             version = client.get_model_version(name, number)
-    return ResolvedModel(name=version.name, version=str(version.version), source=version.source)
+    return ResolvedModel(name=version.name, version=str(version.version), source=version.source or "")
 
 
 def load_predictor(resolved: ResolvedModel) -> "StylePredictor":
@@ -108,8 +106,9 @@ def ensure_champion(client: MlflowClient, name: str) -> ResolvedModel:
     """Register every shipped model the registry lacks (tag `shipped` = its folder name), oldest
     first, and point `champion` at the newest one unless it already points at a model that is not
     an older shipped one (a trained model promoted by hand stays)."""
-    registered = {v.tags.get(SHIPPED_TAG): v for v in client.search_model_versions(f"name = '{name}'")
-                  if v.tags.get(SHIPPED_TAG)}
+    registered = {
+        v.tags.get(SHIPPED_TAG): v for v in client.search_model_versions(f"name = '{name}'") if v.tags.get(SHIPPED_TAG)
+    }
     versions = []
     for folder in SHIPPED:
         if folder.name in registered:

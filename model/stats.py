@@ -39,7 +39,7 @@ def colour_features(rgb: torch.Tensor) -> torch.Tensor:
     sample = rgb[..., ::2, ::2]
     levels = (sample * (COLOUR_LEVELS - 1e-3)).to(torch.int64)
     index = ((levels[:, 0] * COLOUR_LEVELS + levels[:, 1]) * COLOUR_LEVELS + levels[:, 2]).flatten(1)
-    bins = COLOUR_LEVELS ** 3
+    bins = COLOUR_LEVELS**3
     hist = torch.zeros(rgb.shape[0], bins, dtype=rgb.dtype, device=rgb.device)
     hist.scatter_add_(1, index, torch.ones_like(index, dtype=rgb.dtype))
     share = hist / index.shape[1]
@@ -55,8 +55,9 @@ def gradient_features(grey: torch.Tensor) -> torch.Tensor:
     gx = grey[..., 1:-1, 2:] - grey[..., 1:-1, :-2]
     gy = grey[..., 2:, 1:-1] - grey[..., :-2, 1:-1]
     centre = grey[..., 1:-1, 1:-1]
-    laplace = (grey[..., 1:-1, 2:] + grey[..., 1:-1, :-2] + grey[..., 2:, 1:-1] + grey[..., :-2, 1:-1]
-               - 4 * centre).abs_()
+    laplace = (
+        grey[..., 1:-1, 2:] + grey[..., 1:-1, :-2] + grey[..., 2:, 1:-1] + grey[..., :-2, 1:-1] - 4 * centre
+    ).abs_()
     ax, ay = gx.abs(), gy.abs()
     magnitude = torch.maximum(ax, ay)  # cheap stand-in for the Euclidean norm (within sqrt 2)
     strong = magnitude > 0.12
@@ -68,8 +69,16 @@ def gradient_features(grey: torch.Tensor) -> torch.Tensor:
     orient = torch.stack([horizontal, vertical, rising, diagonal - rising], 1) / total[:, None]
     axis_aligned = (orient[:, 0] + orient[:, 1])[:, None]
     soft = ((magnitude > 0.008) & (magnitude < 0.1) & (laplace < 0.03)).float().flatten(1).mean(1, keepdim=True)
-    return torch.cat([_below(magnitude, GRADIENT_EDGES), _below(laplace, LAPLACE_EDGES),
-                      orient.sort(dim=1, descending=True).values, axis_aligned, soft], 1)
+    return torch.cat(
+        [
+            _below(magnitude, GRADIENT_EDGES),
+            _below(laplace, LAPLACE_EDGES),
+            orient.sort(dim=1, descending=True).values,
+            axis_aligned,
+            soft,
+        ],
+        1,
+    )
 
 
 def tone_features(rgb: torch.Tensor) -> torch.Tensor:
@@ -87,10 +96,23 @@ def tone_features(rgb: torch.Tensor) -> torch.Tensor:
     return torch.cat([means, spreads], 1)
 
 
-FEATURES = (*(f"top{k}_colours" for k in TOP_COLOURS), "colour_entropy", "colours_used",
-            *(f"gradient_below_{e}" for e in GRADIENT_EDGES), *(f"laplace_below_{e}" for e in LAPLACE_EDGES),
-            *(f"orientation_{i}" for i in range(4)), "axis_aligned_edges", "soft_ramps",
-            "saturation", "value", "near_white", "near_black", "background", "saturation_spread", "value_spread")
+FEATURES = (
+    *(f"top{k}_colours" for k in TOP_COLOURS),
+    "colour_entropy",
+    "colours_used",
+    *(f"gradient_below_{e}" for e in GRADIENT_EDGES),
+    *(f"laplace_below_{e}" for e in LAPLACE_EDGES),
+    *(f"orientation_{i}" for i in range(4)),
+    "axis_aligned_edges",
+    "soft_ramps",
+    "saturation",
+    "value",
+    "near_white",
+    "near_black",
+    "background",
+    "saturation_spread",
+    "value_spread",
+)
 """The statistics in the order :class:`StyleStats` returns them."""
 
 
@@ -101,7 +123,7 @@ class StyleStats(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rgb = (x.float() * STD + MEAN).clamp(0, 1).contiguous()
-        grey = (0.299 * rgb[:, 0:1] + 0.587 * rgb[:, 1:2] + 0.114 * rgb[:, 2:3])
+        grey = 0.299 * rgb[:, 0:1] + 0.587 * rgb[:, 1:2] + 0.114 * rgb[:, 2:3]
         features = torch.cat([colour_features(rgb), gradient_features(grey), tone_features(rgb)], 1)
         # Shares near 0 carry the signal (a few % of soft ramps): a log scale spreads them out.
         return torch.log(features.clamp_min(0) + 1e-3)

@@ -6,6 +6,7 @@ background colours, noise and compression, so a classifier can only separate the
 how things are rendered.  Only the ``numpy.random.Generator`` passed in is used, so output is
 byte-identical for the same seed.
 """
+
 from __future__ import annotations
 
 import io
@@ -13,12 +14,11 @@ import io
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
+from core.styles import STYLES
 from model.scenes import BLACK, RGB, WHITE, Prim, compose, mix, palette, pick
 
-from stylecat.styles import STYLES
-
-
 # --- style renderers ----------------------------------------------------------------------------
+
 
 def _xy(pts: np.ndarray, closed: bool = False) -> list[float]:
     """Flat [x0, y0, x1, y1, ...] list for ImageDraw; closed paths repeat their first point."""
@@ -45,7 +45,11 @@ def _render_flat(img: Image.Image, prims: list[Prim], bg: RGB, rng: np.random.Ge
     s = min(img.size)
     outline = mix(pick([BLACK, (40, 30, 60), (60, 40, 30)], rng, 1)[0], bg, 0.1) if rng.random() < 0.35 else None
     ow = max(1, int(s * rng.uniform(0.003, 0.012)))
-    shadow = (rng.uniform(0.01, 0.04) * s * rng.choice([-1, 1]), rng.uniform(0.01, 0.04) * s) if rng.random() < 0.25 else None
+    shadow = (
+        (rng.uniform(0.01, 0.04) * s * rng.choice([-1, 1]), rng.uniform(0.01, 0.04) * s)
+        if rng.random() < 0.25
+        else None
+    )
     for p in prims:
         if p.closed:
             if shadow:
@@ -62,8 +66,11 @@ def _render_line_art(img: Image.Image, prims: list[Prim], bg: RGB, rng: np.rando
     d = ImageDraw.Draw(img)
     s = min(img.size)
     dark_bg = sum(bg) < 300
-    ink = mix(pick([BLACK, (30, 30, 70), (70, 40, 20), (50, 50, 50)], rng, 1)[0], prims[rng.integers(len(prims))].color,
-               rng.uniform(0, 0.6) if rng.random() < 0.3 else 0.0)
+    ink = mix(
+        pick([BLACK, (30, 30, 70), (70, 40, 20), (50, 50, 50)], rng, 1)[0],
+        prims[rng.integers(len(prims))].color,
+        rng.uniform(0, 0.6) if rng.random() < 0.3 else 0.0,
+    )
     if dark_bg:
         ink = mix(ink, WHITE, 0.9)
     lw = s * rng.uniform(0.003, 0.012)
@@ -85,14 +92,14 @@ def _wobble(pts: np.ndarray, closed: bool, amp: float, rng: np.random.Generator)
     out = np.stack([np.interp(t, arc, pts[:, 0]), np.interp(t, arc, pts[:, 1])], 1)
     c = np.cumsum(rng.normal(0, 1, (n + k, 2)), axis=0)
     out += (c[k:] - c[:-k]) / np.sqrt(k) * amp
-    return np.vstack([out, out[1:rng.integers(2, 5)]]) if closed else out
+    return np.vstack([out, out[1 : rng.integers(2, 5)]]) if closed else out
 
 
 def _texture(size: tuple[int, int], cell: tuple[float, float], rng: np.random.Generator) -> Image.Image:
     """Smooth value noise as an 'L' image, with anisotropic cells for streaky crayon texture."""
     w, h = size
     small = (rng.random((max(2, int(h / cell[1])), max(2, int(w / cell[0])))) * 255).astype(np.uint8)
-    return Image.fromarray(small).resize(size, Image.BILINEAR)
+    return Image.fromarray(small).resize(size, Image.Resampling.BILINEAR)
 
 
 def _render_hand_drawn(img: Image.Image, prims: list[Prim], bg: RGB, rng: np.random.Generator) -> None:
@@ -100,7 +107,9 @@ def _render_hand_drawn(img: Image.Image, prims: list[Prim], bg: RGB, rng: np.ran
     w, h = img.size
     s = min(w, h)
     if rng.random() < 0.8:  # blotchy paper; otherwise the strokes and fills alone must carry the style
-        img.paste(mix(bg, (120, 100, 70), 0.25), (0, 0), _texture(img.size, (s / 6, s / 6), rng).point(lambda v: v // 3))
+        img.paste(
+            mix(bg, (120, 100, 70), 0.25), (0, 0), _texture(img.size, (s / 6, s / 6), rng).point(lambda v: v // 3)
+        )
     d = ImageDraw.Draw(img)
     mode = rng.integers(3)  # 0 hatching, 1 crayon, 2 watercolour wash
     ink = pick([(40, 40, 40), (90, 90, 95), (30, 30, 80), (70, 40, 25)], rng, 1)[0]
@@ -114,8 +123,12 @@ def _render_hand_drawn(img: Image.Image, prims: list[Prim], bg: RGB, rng: np.ran
     angle, spacing, colour_hatch = rng.uniform(0, np.pi), s * rng.uniform(0.012, 0.03), rng.random() < 0.6
     for p in prims:
         if not p.closed:
-            d.line(_xy(_wobble(p.pts, False, amp, rng)), fill=p.color if mode else ink,
-                   width=max(lw, _stroke_px(p, lw)), joint="curve")
+            d.line(
+                _xy(_wobble(p.pts, False, amp, rng)),
+                fill=p.color if mode else ink,
+                width=max(lw, _stroke_px(p, lw)),
+                joint="curve",
+            )
             continue
         poly = _wobble(p.pts, True, amp, rng)
         x0, y0 = np.floor(poly.min(0)).astype(int).tolist()
@@ -128,12 +141,17 @@ def _render_hand_drawn(img: Image.Image, prims: list[Prim], bg: RGB, rng: np.ran
             diag = float(np.hypot(*mask.size))
             for a in [angle + rng.normal(0, 0.1)] + ([angle + np.pi / 2] if rng.random() < 0.35 else []):
                 ca, sa = np.cos(a), np.sin(a)
-                offs = np.arange(-diag / 2, diag / 2, spacing) + rng.normal(0, spacing * 0.15, int(np.ceil(diag / spacing)))
+                offs = np.arange(-diag / 2, diag / 2, spacing) + rng.normal(
+                    0, spacing * 0.15, int(np.ceil(diag / spacing))
+                )
                 r = diag / 2
-                for o, j in zip(offs, rng.normal(0, 0.03, offs.size)):  # j tilts each stroke slightly
+                for o, j in zip(offs, rng.normal(0, 0.03, offs.size), strict=True):  # j tilts each stroke slightly
                     cx, cy = mask.size[0] / 2 - sa * o, mask.size[1] / 2 + ca * o
-                    ld.line([cx - (ca + j) * r, cy - (sa - j) * r, cx + ca * r, cy + sa * r],
-                            fill=int(rng.integers(150, 256)), width=lw)
+                    ld.line(
+                        [cx - (ca + j) * r, cy - (sa - j) * r, cx + ca * r, cy + sa * r],
+                        fill=int(rng.integers(150, 256)),
+                        width=lw,
+                    )
             mask = ImageChops.multiply(mask, lines)
         else:
             mask = ImageChops.multiply(mask, tex.crop((x0, y0, x1, y1)))
@@ -154,7 +172,7 @@ def _shading(w: int, h: int, color: RGB, light: np.ndarray, round_: bool) -> Ima
     t = np.clip(t, 0, 1)[..., None]
     hi, mid, lo = (np.array(c, float) for c in (mix(color, WHITE, 0.5), color, mix(color, BLACK, 0.6)))
     rgb = np.where(t < 0.5, hi + (mid - hi) * t * 2, mid + (lo - mid) * (t * 2 - 1))
-    return Image.fromarray(rgb.astype(np.uint8)).resize((w, h), Image.BILINEAR)
+    return Image.fromarray(rgb.astype(np.uint8)).resize((w, h), Image.Resampling.BILINEAR)
 
 
 def _render_3d(img: Image.Image, prims: list[Prim], bg: RGB, rng: np.random.Generator) -> None:
@@ -171,8 +189,9 @@ def _render_3d(img: Image.Image, prims: list[Prim], bg: RGB, rng: np.random.Gene
     for p in prims:
         if p.closed:
             ImageDraw.Draw(sm).polygon(_xy((p.pts - light * depth) / 4), fill=255)
-    sm = sm.filter(ImageFilter.GaussianBlur(float(depth / 4 + 1))).resize(img.size, Image.BILINEAR)
-    img.paste(mix(bg, BLACK, 0.7), (0, 0), sm.point(lambda v, k=rng.uniform(0.25, 0.6): int(v * k)))
+    sm = sm.filter(ImageFilter.GaussianBlur(float(depth / 4 + 1))).resize(img.size, Image.Resampling.BILINEAR)
+    k = rng.uniform(0.25, 0.6)
+    img.paste(mix(bg, BLACK, 0.7), (0, 0), sm.point(lambda v: int(v * k)))
     d = ImageDraw.Draw(img)
     specular, extrude = rng.random() < 0.85, rng.random() < 0.4
     for p in prims:
@@ -217,7 +236,7 @@ def render(style: str, rng: np.random.Generator) -> Image.Image:
     img = Image.new("RGB", (w, h), bg)
     RENDERERS[style](img, prims, bg, rng)
     if rng.random() < 0.15:  # looks upscaled from a smaller original
-        img = img.resize((w // 2, h // 2), Image.BILINEAR).resize((w, h), Image.BILINEAR)
+        img = img.resize((w // 2, h // 2), Image.Resampling.BILINEAR).resize((w, h), Image.Resampling.BILINEAR)
     if rng.random() < 0.5:
         img = _add_noise(img, rng.uniform(1, 6), rng)
     return img

@@ -7,6 +7,7 @@ source is judged by a model that never saw it. Those out-of-source predictions a
 temperature that calibrates the final model, which is then trained on everything.
 """
 
+import json
 import logging
 import tempfile
 import time
@@ -21,21 +22,23 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from core.settings import Settings
+from core.styles import STYLES
 from model import registry
 from model.augment import augment
 from model.calibration import expected_calibration_error, fit_temperature, softmax
 from model.dataset import TEST_SEED, DatasetError, LabelledPixels, labelled_pixels, synthetic_split
 from model.evaluation import confusion_figure, report
 from model.net import StyleNet
-from model.training_config import TrainConfig
 from model.predictor import StylePredictor
 from model.pyfunc import register
-from stylecat.settings import Settings
-from stylecat.styles import STYLES
+from model.training_config import TrainConfig
 
 log = logging.getLogger(__name__)
 
 SYNTHETIC = "synthetic"
+EVALUATION = "evaluation.json"
+"""Written beside exported weights: the figures the model card quotes."""
 WIDTHS = (32, 64, 128, 192, 320)
 
 
@@ -62,8 +65,11 @@ class Pool:
         return Pool(self.pixels[mask], self.labels[mask], self.sources[mask])
 
     def __add__(self, other: "Pool") -> "Pool":
-        return Pool(np.concatenate([self.pixels, other.pixels]), np.concatenate([self.labels, other.labels]),
-                    np.concatenate([self.sources, other.sources]))
+        return Pool(
+            np.concatenate([self.pixels, other.pixels]),
+            np.concatenate([self.labels, other.labels]),
+            np.concatenate([self.sources, other.sources]),
+        )
 
 
 def sample_weights(pool: Pool) -> np.ndarray:
@@ -80,15 +86,21 @@ def sample_weights(pool: Pool) -> np.ndarray:
     return weights / weights.sum()
 
 
-def fit(net: StyleNet, pool: Pool, config: TrainConfig, desc: str = "train",
-        on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> None:
+def fit(
+    net: StyleNet,
+    pool: Pool,
+    config: TrainConfig,
+    desc: str = "train",
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> None:
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     weights = sample_weights(pool)
     steps_per_epoch = max(1, len(pool) // config.batch_size)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr,
-                                                   total_steps=config.epochs * steps_per_epoch, pct_start=0.15)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.15
+    )
     net.to(memory_format=torch.channels_last)
     bar = tqdm(total=config.epochs * steps_per_epoch, desc=desc, unit="batch", leave=False)
     for epoch in range(config.epochs):
@@ -109,22 +121,29 @@ def fit(net: StyleNet, pool: Pool, config: TrainConfig, desc: str = "train",
             bar.set_postfix(epoch=f"{epoch + 1}/{config.epochs}", loss=f"{np.mean(losses[-50:]):.3f}")
         net.eval()
         if on_epoch:
-            on_epoch(epoch, {"loss": float(np.mean(losses)),
-                             "train_accuracy": correct / (steps_per_epoch * config.batch_size),
-                             "epoch_seconds": time.perf_counter() - started})
+            on_epoch(
+                epoch,
+                {
+                    "loss": float(np.mean(losses)),
+                    "train_accuracy": correct / (steps_per_epoch * config.batch_size),
+                    "epoch_seconds": time.perf_counter() - started,
+                },
+            )
     bar.close()
 
 
 def predict_logits(net: StyleNet, pixels: np.ndarray, batch: int = 256) -> np.ndarray:
     net.eval()
     with torch.inference_mode():
-        return np.concatenate([net(StylePredictor.tensor(pixels[i:i + batch])).float().numpy()
-                               for i in range(0, len(pixels), batch)])
+        return np.concatenate(
+            [net(StylePredictor.tensor(pixels[i : i + batch])).float().numpy() for i in range(0, len(pixels), batch)]
+        )
 
 
 def predict_labels(predictor: StylePredictor, pixels: np.ndarray, batch: int = 256) -> np.ndarray:
-    return np.concatenate([predictor.probabilities(pixels[i:i + batch]).argmax(1)
-                           for i in range(0, len(pixels), batch)])
+    return np.concatenate(
+        [predictor.probabilities(pixels[i : i + batch]).argmax(1) for i in range(0, len(pixels), batch)]
+    )
 
 
 def assign_folds(pool: Pool, folds: int) -> dict[str, int]:
@@ -132,8 +151,10 @@ def assign_folds(pool: Pool, folds: int) -> dict[str, int]:
     images of that source's class (so every group tests several classes). Deterministic."""
     names, first, counts = np.unique(pool.sources, return_index=True, return_counts=True)
     if len(names) < folds:
-        raise DatasetError(f"leave-source-out needs at least {folds} sources, the data has {len(names)}: "
-                           f"name files <source>--<name>.<ext> (stylecat dataset build does) or use --folds 0")
+        raise DatasetError(
+            f"leave-source-out needs at least {folds} sources, the data has {len(names)}: "
+            f"name files <source>--<name>.<ext> (stylecat dataset build does) or use --folds 0"
+        )
     per_class = np.zeros((folds, len(STYLES)), dtype=int)
     assignment: dict[str, int] = {}
     for i in sorted(range(len(names)), key=lambda i: (-counts[i], names[i])):
@@ -164,13 +185,23 @@ def leave_source_out(corpus: Pool, synthetic: Pool, config: TrainConfig) -> dict
     per_source = {}
     for name in np.unique(corpus.sources):
         members = corpus.sources == name
-        per_source[str(name)] = {"style": STYLES[int(corpus.labels[members][0])], "n": int(members.sum()),
-                                 "fold": assignment[str(name)],
-                                 "accuracy": round(float((predicted[members] == corpus.labels[members]).mean()), 4)}
-    return {**report(corpus.labels, predicted), "per_source": per_source,
-            "ece_before": round(expected_calibration_error(raw, corpus.labels), 4),
-            "ece_after": round(expected_calibration_error(calibrated, corpus.labels), 4),
-            "temperature": round(fit_temperature(logits, corpus.labels), 4)}
+        per_source[str(name)] = {
+            "style": STYLES[int(corpus.labels[members][0])],
+            "n": int(members.sum()),
+            "fold": assignment[str(name)],
+            "accuracy": round(float((predicted[members] == corpus.labels[members]).mean()), 4),
+        }
+    return {
+        **report(corpus.labels, predicted),
+        "per_source": per_source,
+        "ece_before": round(expected_calibration_error(raw, corpus.labels), 4),
+        "ece_after": round(expected_calibration_error(calibrated, corpus.labels), 4),
+        "temperature": round(fit_temperature(logits, corpus.labels), 4),
+    }
+
+
+def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
+    mlflow.log_metrics(metrics, step=epoch)
 
 
 def load_corpus(config: TrainConfig) -> Pool | None:
@@ -193,30 +224,60 @@ def train(config: TrainConfig, settings: Settings, export: Path | None = None) -
     x_test, y_test = synthetic_split(config.n_test, TEST_SEED, config.image_size)
     net = StyleNet(widths=WIDTHS, stats=True)
     with mlflow.start_run(run_name="train") as run:
-        mlflow.log_params({**asdict(config), "data": str(config.data or "synthetic"),
-                           "corpus_images": len(corpus) if corpus else 0,
-                           "parameters": sum(p.numel() for p in net.parameters()), "test_seed": TEST_SEED})
+        mlflow.log_params(
+            {
+                **asdict(config),
+                "data": str(config.data or "synthetic"),
+                "corpus_images": len(corpus) if corpus else 0,
+                "parameters": sum(p.numel() for p in net.parameters()),
+                "test_seed": TEST_SEED,
+            }
+        )
         temperature, cross = 1.0, None
         sources = len(np.unique(corpus.sources)) if corpus is not None else 0
         if corpus is not None and 2 <= config.folds and sources < config.folds:
-            log.warning("%s has %d source(s), fewer than --folds %d: no leave-source-out figures and no "
-                        "calibration (name files <source>--<name>.<ext>)", config.data, sources, config.folds)
+            log.warning(
+                "%s has %d source(s), fewer than --folds %d: no leave-source-out figures and no "
+                "calibration (name files <source>--<name>.<ext>)",
+                config.data,
+                sources,
+                config.folds,
+            )
         elif corpus is not None and config.folds >= 2:
             cross = leave_source_out(corpus, synthetic, config)
             temperature = cross["temperature"]
-            mlflow.log_metrics({"lso_accuracy": cross["accuracy"], "lso_ece_before": cross["ece_before"],
-                                "lso_ece_after": cross["ece_after"], "temperature": temperature,
-                                **{f"lso_recall_{style}": m["recall"] for style, m in cross["per_class"].items()}})
+            mlflow.log_metrics(
+                {
+                    "lso_accuracy": cross["accuracy"],
+                    "lso_ece_before": cross["ece_before"],
+                    "lso_ece_after": cross["ece_after"],
+                    "temperature": temperature,
+                    **{f"lso_recall_{style}": m["recall"] for style, m in cross["per_class"].items()},
+                }
+            )
             mlflow.log_dict(cross, "leave_source_out.json")
             mlflow.log_figure(confusion_figure(cross), "leave_source_out_confusion.png")
         pool = synthetic if corpus is None else corpus + synthetic
-        fit(net, pool, config, desc="final model",
-            on_epoch=lambda epoch, metrics: mlflow.log_metrics(metrics, step=epoch))
+        fit(
+            net,
+            pool,
+            config,
+            desc="final model",
+            on_epoch=log_epoch,
+        )
         predictor = StylePredictor(net, config.image_size, temperature=temperature)
         result = report(y_test, predict_labels(predictor, x_test))
-        mlflow.log_metrics({"test_accuracy": result["accuracy"],
-                            **{f"test_{k}_{style}": v for style, m in result["per_class"].items()
-                               for k, v in m.items() if k != "support"}})
+        mlflow.log_metrics(
+            {
+                "test_accuracy": result["accuracy"],
+                **{
+                    f"test_{k}_{style}": v
+                    for style, m in result["per_class"].items()
+                    for k, v in m.items()
+                    if k != "support"
+                },
+            }
+        )
         mlflow.log_dict(result, "evaluation.json")
         mlflow.log_figure(confusion_figure(result), "confusion_matrix.png")
         with tempfile.TemporaryDirectory() as folder:
@@ -224,5 +285,7 @@ def train(config: TrainConfig, settings: Settings, export: Path | None = None) -
             version = register(Path(folder) / "model_dir", name=settings.model_name)
         if export is not None:
             predictor.save(export)
+            evaluation = {"synthetic_held_out": result, "leave_source_out": cross}
+            (export / EVALUATION).write_text(json.dumps(evaluation, indent=1) + "\n")
     metrics = {**result, "leave_source_out": cross} if cross else result
     return TrainResult(version=version, run_id=run.info.run_id, metrics=metrics)

@@ -48,6 +48,7 @@ def list_keys(*, session: Session) -> list[ApiKey]:
 
 def revoke(*, session: Session, key_id: int) -> bool:
     """Revoke a key from now on; False if there is no such live key."""
-    result = session.execute(update(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
-                             .values(revoked_at=func.now()))
+    result = session.execute(
+        update(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)).values(revoked_at=func.now())
+    )
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, func, select, true, update
 from sqlalchemy.orm import Session
 
 from db.models import Image, ImageStatus
-from worker.categorize import SessionFactory
+from db.session import SessionFactory
 
 
 class Selection(StrEnum):
@@ -38,7 +38,8 @@ class Criteria:
             clause = Image.status == ImageStatus.FAILED
         elif self.selection is Selection.OTHER_VERSION:
             clause = (Image.status == ImageStatus.CATEGORIZED) & Image.model_version.is_distinct_from(
-                self.model_version)
+                self.model_version
+            )
         if self.since is not None:
             clause = clause & (Image.created_at >= self.since)
         return clause
@@ -55,11 +56,15 @@ def pages(*, session_factory: SessionFactory, criteria: Criteria, page_size: int
     while remaining is None or remaining > 0:
         size = page_size if remaining is None else min(page_size, remaining)
         with session_factory() as session:
-            ids = list(session.scalars(select(Image.id).where(criteria.where(), Image.id > last)
-                                       .order_by(Image.id).limit(size)))
+            ids = list(
+                session.scalars(
+                    select(Image.id).where(criteria.where(), Image.id > last).order_by(Image.id).limit(size)
+                )
+            )
             if ids and criteria.selection is Selection.FAILED:  # a new chance: attempts start again
-                session.execute(update(Image).where(Image.id.in_(ids))
-                                .values(status=ImageStatus.QUEUED.value, attempts=0))
+                session.execute(
+                    update(Image).where(Image.id.in_(ids)).values(status=ImageStatus.QUEUED.value, attempts=0)
+                )
         if not ids:
             return
         yield ids
@@ -68,13 +73,19 @@ def pages(*, session_factory: SessionFactory, criteria: Criteria, page_size: int
             remaining -= len(ids)
 
 
-def backfill(*, session_factory: SessionFactory, criteria: Criteria, batch_size: int,
-             send: Callable[[Sequence[int]], None], on_batch: Callable[[int], None] = lambda n: None) -> int:
+def backfill(
+    *,
+    session_factory: SessionFactory,
+    criteria: Criteria,
+    batch_size: int,
+    send: Callable[[Sequence[int]], None],
+    on_batch: Callable[[int], None] = lambda n: None,
+) -> int:
     """Enqueue every selected id exactly once, in batches of `batch_size`; return how many."""
     sent = 0
     for page in pages(session_factory=session_factory, criteria=criteria, page_size=batch_size * 16):
         for start in range(0, len(page), batch_size):
-            batch = page[start:start + batch_size]
+            batch = page[start : start + batch_size]
             send(batch)
             sent += len(batch)
             on_batch(len(batch))

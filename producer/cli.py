@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
+from core.settings import get_settings
 from db.models import Scope
-from stylecat.settings import get_settings
 
 
 def backfill(
@@ -21,10 +21,11 @@ def backfill(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print how many would be enqueued.")] = False,
     status: Annotated[bool, typer.Option("--status", help="Print counts per status and exit.")] = False,
 ) -> None:
-    """Re-categorize the catalogue (default: images never categorized, `--missing`)."""
+    """Re-categorize the catalogue (default: images never categorized)."""
     from db.session import session_scope
-    from producer.backfill import Criteria, Selection, backfill as run_backfill, count, status_counts
-    from producer.enqueue import enqueue_batch
+    from producer.backfill import Criteria, Selection, count, status_counts
+    from producer.backfill import backfill as run_backfill
+    from worker.dispatch import enqueue_batch
 
     if status:
         with session_scope() as session:
@@ -33,8 +34,15 @@ def backfill(
         return
     if sum([all_, failed, model_version is not None]) > 1:
         raise typer.BadParameter("choose one of --all, --failed, --model-version")
-    selection = (Selection.ALL if all_ else Selection.FAILED if failed
-                 else Selection.OTHER_VERSION if model_version else Selection.MISSING)
+    selection = (
+        Selection.ALL
+        if all_
+        else Selection.FAILED
+        if failed
+        else Selection.OTHER_VERSION
+        if model_version
+        else Selection.MISSING
+    )
     criteria = Criteria(selection=selection, model_version=model_version, since=since, limit=limit)
     with session_scope() as session:
         total = count(session=session, criteria=criteria)
@@ -43,8 +51,13 @@ def backfill(
         return
     size = batch_size or get_settings().backfill_batch_size
     with tqdm(total=total, unit="img", desc="enqueued") as bar:
-        sent = run_backfill(session_factory=session_scope, criteria=criteria, batch_size=size,
-                            send=lambda ids: enqueue_batch(ids, "backfill"), on_batch=bar.update)
+        sent = run_backfill(
+            session_factory=session_scope,
+            criteria=criteria,
+            batch_size=size,
+            send=lambda ids: enqueue_batch(ids, "backfill"),
+            on_batch=bar.update,
+        )
     typer.echo(f"enqueued {sent} images in batches of {size} on categorize.backfill")
 
 
@@ -63,11 +76,12 @@ def upload(
         raise typer.BadParameter("no image files found")
     key = api_key or get_settings().api_key.get_secret_value()
     if not key:
-        raise typer.BadParameter("uploads need an API key: pass --api-key or set STYLECAT_API_KEY "
-                                 "(`stylecat keys create --scope upload` issues one)")
+        raise typer.BadParameter(
+            "uploads need an API key: pass --api-key or set STYLECAT_API_KEY "
+            "(`stylecat keys create --scope upload` issues one)"
+        )
     headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=api, timeout=60, headers=headers) as client, \
-            tqdm(total=len(files), unit="file") as bar:
+    with httpx.Client(base_url=api, timeout=60, headers=headers) as client, tqdm(total=len(files), unit="file") as bar:
         accepted, rejected = upload_all(client, files, on_done=lambda: bar.update())
     for path, reason in rejected:
         typer.secho(f"rejected {path}: {reason}", fg=typer.colors.YELLOW, err=True)
@@ -102,8 +116,10 @@ def create_key(
 
     with session_scope() as session:
         row, key = issue(session=session, name=name, scopes=scope)
-        typer.echo(f"key {row.id} ({row.name}) with scopes {', '.join(row.scopes)}; send it as "
-                   "`Authorization: Bearer <key>`:", err=True)
+        typer.echo(
+            f"key {row.id} ({row.name}) with scopes {', '.join(row.scopes)}; send it as `Authorization: Bearer <key>`:",
+            err=True,
+        )
     typer.echo(key)
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import httpx
 
-SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+from core.formats import SUFFIXES
 
 
 def collect(paths: list[Path]) -> list[Path]:
@@ -18,8 +18,9 @@ def collect(paths: list[Path]) -> list[Path]:
     return files
 
 
-def upload_all(client: httpx.Client, files: list[Path], on_done: Callable[[], None]
-               ) -> tuple[list[int], list[tuple[Path, str]]]:
+def upload_all(
+    client: httpx.Client, files: list[Path], on_done: Callable[[], None]
+) -> tuple[list[int], list[tuple[Path, str]]]:
     accepted: list[int] = []
     rejected: list[tuple[Path, str]] = []
     for path in files:
@@ -28,7 +29,7 @@ def upload_all(client: httpx.Client, files: list[Path], on_done: Callable[[], No
         if response.status_code == 202:
             accepted.append(response.json()["id"])
         else:
-            detail = response.json().get("detail", response.text) if response.content else response.reason_phrase
+            detail = response.json().get("error", response.text) if response.content else response.reason_phrase
             rejected.append((path, f"{response.status_code} {detail}"))
         on_done()
     return accepted, rejected

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from core.formats import BY_PILLOW
+from core.settings import Settings
 from db.writes import NewImage, create_image
+from images.fetch import check_url
+from images.storage import store
 from model.preprocess import ImageDecodeError, probe
-from producer.storage import store
-from stylecat.settings import Settings
-from worker.fetch import check_url
 
-EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp", "TIFF": "tiff"}
 _S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/\S{1,1024}$")
 
 
@@ -50,12 +50,21 @@ def check_image(data: bytes, settings: Settings) -> Checked:
 def accept_upload(*, session: Session, data: bytes, filename: str | None, settings: Settings) -> int:
     checked = check_image(data, settings)
     sha256 = hashlib.sha256(data).hexdigest()
-    content_type = f"image/{EXTENSIONS[checked.format].replace('jpg', 'jpeg')}"
-    ref = store(data, sha256=sha256, extension=EXTENSIONS[checked.format], content_type=content_type,
-                settings=settings)
-    return create_image(session=session, image=NewImage(
-        storage_ref=ref, title=(filename or "")[:500] or None, content_type=content_type, size_bytes=len(data),
-        width=checked.width, height=checked.height, sha256=sha256))
+    image_format = BY_PILLOW[checked.format]
+    content_type = image_format.media_type
+    ref = store(data, sha256=sha256, extension=image_format.extension, content_type=content_type, settings=settings)
+    return create_image(
+        session=session,
+        image=NewImage(
+            storage_ref=ref,
+            title=(filename or "")[:500] or None,
+            content_type=content_type,
+            size_bytes=len(data),
+            width=checked.width,
+            height=checked.height,
+            sha256=sha256,
+        ),
+    )
 
 
 def accept_source(*, session: Session, source: str, title: str | None, settings: Settings) -> int:

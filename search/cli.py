@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from stylecat.settings import get_settings
+from core.settings import get_settings
 
 
 def index(
@@ -20,8 +20,13 @@ def index(
     settings = get_settings()
     if rebuild:
         with tqdm(unit="doc", desc="copied") as bar:
-            name = run_rebuild(session_factory=session_scope, client=get_client(), alias=settings.opensearch_index,
-                               late_commit_margin=settings.task_time_limit, on_batch=bar.update)
+            name = run_rebuild(
+                session_factory=session_scope,
+                client=get_client(),
+                alias=settings.opensearch_index,
+                late_commit_margin=settings.task_time_limit,
+                on_batch=bar.update,
+            )
         typer.echo(f"alias {settings.opensearch_index} now points at {name}")
         return
     report = index_pending(session_factory=session_scope, client=get_client(), alias=settings.opensearch_index)

@@ -4,7 +4,7 @@ from functools import lru_cache
 
 from opensearchpy import OpenSearch
 
-from stylecat.settings import get_settings
+from core.settings import get_settings
 
 
 @lru_cache

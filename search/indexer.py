@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from db.models import Image
+from db.session import SessionFactory
 from search.mapping import document, ensure_alias
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,16 @@ class IndexReport:
 def bulk_body(images: list[Image], index: str) -> list[dict[str, object]]:
     body: list[dict[str, object]] = []
     for image in images:
-        body.append({"index": {"_index": index, "_id": str(image.id), "version": image.index_version,
-                               "version_type": "external"}})
+        body.append(
+            {
+                "index": {
+                    "_index": index,
+                    "_id": str(image.id),
+                    "version": image.index_version,
+                    "version_type": "external",
+                }
+            }
+        )
         body.append(document(image))
     return body
 
@@ -39,8 +48,11 @@ def index_batch(*, session: Session, client: OpenSearch, alias: str, batch_size:
     """Index one batch of pending rows (locked, so parallel indexers take different rows)."""
     report = IndexReport()
     images = session.scalars(
-        select(Image).where(Image.indexed_version < Image.index_version).order_by(Image.id)
-        .limit(batch_size).with_for_update(skip_locked=True)
+        select(Image)
+        .where(Image.indexed_version < Image.index_version)
+        .order_by(Image.id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
     ).all()
     if not images:
         return report
@@ -64,15 +76,25 @@ def index_batch(*, session: Session, client: OpenSearch, alias: str, batch_size:
         done.append({"b_id": image.id, "b_version": image.index_version})
     if done:  # one statement for the batch; updated_at is left alone (it is the sweeper's clock)
         session.connection().execute(
-            update(Image).where(Image.id == bindparam("b_id")).values(
+            update(Image)
+            .where(Image.id == bindparam("b_id"))
+            .values(
                 indexed_version=func.greatest(Image.indexed_version, bindparam("b_version")),
-                updated_at=Image.updated_at),
-            done)
+                updated_at=Image.updated_at,
+            ),
+            done,
+        )
     return report
 
 
-def index_pending(*, session_factory, client: OpenSearch, alias: str, batch_size: int = 500,  # type: ignore[no-untyped-def]
-                  max_batches: int | None = None) -> IndexReport:
+def index_pending(
+    *,
+    session_factory: SessionFactory,
+    client: OpenSearch,
+    alias: str,
+    batch_size: int = 500,
+    max_batches: int | None = None,
+) -> IndexReport:
     """Index batches, one transaction each, until nothing is pending, a batch only had errors, or
     `max_batches` ran (then `more` is set: a worker shared with live tasks must not be monopolised)."""
     total = IndexReport()

@@ -7,8 +7,8 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import RequestError
 
+from core.styles import STYLES
 from db.models import Image
-from stylecat.styles import STYLES
 
 INDEX_BODY: dict[str, Any] = {
     "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},

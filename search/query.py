@@ -4,7 +4,7 @@ the style facet follows every filter except the style filter itself."""
 from dataclasses import dataclass
 from typing import Any
 
-from stylecat.styles import STYLES
+from core.styles import STYLES
 
 MAX_RESULT_WINDOW = 10_000  # OpenSearch's index.max_result_window
 

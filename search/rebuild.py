@@ -11,13 +11,20 @@ from opensearchpy import OpenSearch
 from sqlalchemy import func, select
 
 from db.models import Image
+from db.session import SessionFactory
 from search.indexer import bulk_body
 from search.mapping import INDEX_BODY, new_index_name
-from worker.categorize import SessionFactory
 
 
-def _copy(*, session_factory: SessionFactory, client: OpenSearch, index: str, batch_size: int,
-          since: object = None, on_batch: Callable[[int], None] = lambda n: None) -> int:
+def _copy(
+    *,
+    session_factory: SessionFactory,
+    client: OpenSearch,
+    index: str,
+    batch_size: int,
+    since: object = None,
+    on_batch: Callable[[int], None] = lambda n: None,
+) -> int:
     copied, last = 0, 0
     while True:
         with session_factory() as session:
@@ -36,8 +43,15 @@ def _copy(*, session_factory: SessionFactory, client: OpenSearch, index: str, ba
         on_batch(len(images))
 
 
-def rebuild(*, session_factory: SessionFactory, client: OpenSearch, alias: str, batch_size: int = 1000,
-            late_commit_margin: float = 600, on_batch: Callable[[int], None] = lambda n: None) -> str:
+def rebuild(
+    *,
+    session_factory: SessionFactory,
+    client: OpenSearch,
+    alias: str,
+    batch_size: int = 1000,
+    late_commit_margin: float = 600,
+    on_batch: Callable[[int], None] = lambda n: None,
+) -> str:
     """Build a new index behind `alias` with zero downtime; return its name."""
     index = new_index_name(alias)
     body = {**INDEX_BODY, "settings": {**INDEX_BODY["settings"], "refresh_interval": "-1"}}
@@ -46,11 +60,15 @@ def rebuild(*, session_factory: SessionFactory, client: OpenSearch, alias: str, 
         # `now()` is a transaction's start: writes that began before the copy may commit during it
         started = session.scalar(select(func.now() - timedelta(seconds=late_commit_margin)))
     _copy(session_factory=session_factory, client=client, index=index, batch_size=batch_size, on_batch=on_batch)
-    client.indices.put_settings(index=index, body={"index": {"refresh_interval": INDEX_BODY["settings"]["refresh_interval"]}})
+    client.indices.put_settings(
+        index=index, body={"index": {"refresh_interval": INDEX_BODY["settings"]["refresh_interval"]}}
+    )
     client.indices.refresh(index=index)
 
     old = list(client.indices.get_alias(name=alias)) if client.indices.exists_alias(name=alias) else []
-    actions = [{"remove": {"index": name, "alias": alias}} for name in old] + [{"add": {"index": index, "alias": alias}}]
+    actions = [{"remove": {"index": name, "alias": alias}} for name in old] + [
+        {"add": {"index": index, "alias": alias}}
+    ]
     client.indices.update_aliases(body={"actions": actions})
     _copy(session_factory=session_factory, client=client, index=alias, batch_size=batch_size, since=started)
     for name in old:

@@ -6,20 +6,19 @@ through the HTTP API, waits until they are categorized and searchable, and print
 `stylecat demo --stop` (or `make down`) stops them.
 """
 
-import os
 import secrets
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import numpy as np
 
+from core import waiting
+from core.settings import Settings
 from model import synthetic
-from stylecat.settings import Settings
+from stylecat import processes
 
 API_PORT, FLOWER_PORT, MLFLOW_PORT = 8000, 5555, 5000
 JPEG_MAGIC = b"\xff\xd8"
@@ -33,29 +32,11 @@ def _folder(settings: Settings) -> Path:
 
 def _start(settings: Settings, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
     folder = _folder(settings)
-    pid_file = folder / f"{name}.pid"
-    if pid_file.exists():
-        try:
-            os.kill(int(pid_file.read_text()), 0)
-            return  # already running
-        except (ProcessLookupError, ValueError):
-            pid_file.unlink()
-    with (folder / f"{name}.log").open("ab") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env={**os.environ, **(env or {})}, start_new_session=True)
-    pid_file.write_text(str(process.pid))
+    processes.start(args, folder / f"{name}.pid", folder / f"{name}.log", env)  # a running one stays
 
 
 def stop(settings: Settings) -> list[str]:
-    stopped = []
-    for pid_file in sorted(_folder(settings).glob("*.pid")):
-        try:
-            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
-            stopped.append(pid_file.stem)
-        except (ProcessLookupError, ValueError):
-            pass
-        pid_file.unlink()
-    return stopped
+    return [pid_file.stem for pid_file in sorted(_folder(settings).glob("*.pid")) if processes.stop(pid_file)]
 
 
 def start_services(settings: Settings) -> str:
@@ -70,10 +51,28 @@ def start_services(settings: Settings) -> str:
     _start(settings, "worker-live", [*stylecat, "worker", "--queues", "categorize.live,index", "--concurrency", "2"])
     _start(settings, "worker-backfill", [*stylecat, "worker", "--queues", "categorize.backfill", "--concurrency", "1"])
     _start(settings, "beat", [*stylecat, "beat"])
-    _start(settings, "flower", [*stylecat, "flower", "--port", str(FLOWER_PORT)],
-           {"STYLECAT_FLOWER_USER": "admin", "STYLECAT_FLOWER_PASSWORD": password})
-    _start(settings, "mlflow-ui", [sys.executable, "-m", "mlflow", "ui", "--host", "127.0.0.1", "--port",
-                                   str(MLFLOW_PORT), "--backend-store-uri", settings.mlflow_tracking_uri])
+    _start(
+        settings,
+        "flower",
+        [*stylecat, "flower", "--port", str(FLOWER_PORT)],
+        {"STYLECAT_FLOWER_USER": "admin", "STYLECAT_FLOWER_PASSWORD": password},
+    )
+    _start(
+        settings,
+        "mlflow-ui",
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "ui",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(MLFLOW_PORT),
+            "--backend-store-uri",
+            settings.mlflow_tracking_uri,
+        ],
+    )
     return password
 
 
@@ -92,12 +91,4 @@ def write_samples(folder: Path, n: int, seed: int = 20261124) -> list[Path]:
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise TimeoutError(f"{what} did not happen within {timeout:.0f} s (logs: stack_dir/demo/*.log)")
+    waiting.wait_for(check, timeout, what, interval=1, ignore=(httpx.HTTPError,), hint=" (logs: stack_dir/demo/*.log)")

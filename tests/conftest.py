@@ -17,10 +17,10 @@ from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from db import migrate
+from core.settings import Settings, get_settings
 from db.session import engine_for
+from migrations import commands as migrate
 from producer.apikeys import issue_key
-from stylecat.settings import Settings, get_settings
 
 _base = get_settings()
 TEST_DB = f"{make_url(_base.database_url).database}_test"
@@ -29,7 +29,7 @@ TEST_ENV = {
     "STYLECAT_REDIS_URL": _base.redis_url.rsplit("/", 1)[0] + "/15",
     "STYLECAT_OPENSEARCH_INDEX": "stylecat-test",
     "STYLECAT_STORAGE_DIR": str(_base.stack_dir / "test" / "images"),
-    # MLflow's local tracking/registry store is a sqlite file by design (DESIGN.md: "local store
+    # MLflow's local tracking/registry store is a sqlite file by design (README, Settings: "local store
     # (sqlite file + artifact folder)"); it stands in for no server. PostgreSQL stays real.
     "STYLECAT_MLFLOW_TRACKING_URI": f"sqlite:///{_base.stack_dir / 'test' / 'mlflow' / 'mlflow.db'}",
     "STYLECAT_STACK_DIR": str(_base.stack_dir),
@@ -60,7 +60,21 @@ def _drop_database(url: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-@pytest.fixture(scope="session", autouse=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test not marked `unit` needs the stack: mark it `stack`, so `-m unit` (or `-m "not
+    stack"`) runs the server-free tier alone."""
+    for item in items:
+        if item.get_closest_marker("unit") is None:
+            item.add_marker(pytest.mark.stack)
+
+
+@pytest.fixture(autouse=True)
+def _stack_for_stack_tests(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("unit") is None:
+        request.getfixturevalue("test_environment")
+
+
+@pytest.fixture(scope="session")
 def test_environment() -> Iterator[Settings]:
     """Fresh test resources for the run, and the settings pointed at them."""
     shutil.rmtree(_base.stack_dir / "test", ignore_errors=True)
@@ -118,4 +132,3 @@ def empty_database_url() -> Iterator[str]:
     url = _create_database(f"stylecat_empty_{uuid.uuid4().hex[:8]}")
     yield url
     _drop_database(url)
-

@@ -20,14 +20,14 @@ import httpx
 import redis
 from sqlalchemy import func, insert, select
 
+from core.settings import Settings, get_settings
 from db.models import Image, StylePrediction
 from db.session import session_scope
-from producer.storage import store
+from images.storage import store
 from search.client import get_client
-from stylecat.settings import Settings, get_settings
 from tests.factories import illustration
 from tests.processes import STYLECAT, Process, api_answers, free_port, wait_for
-from worker.app import Queue
+from worker.dispatch import depths
 
 # Short enough that a scenario recovers in seconds: the sweeper runs every 2 s and takes images
 # left behind for 20 s; tasks are told to stop after 8 s and killed after 15 s.
@@ -67,8 +67,7 @@ class Pipeline:
         return self.base
 
     def worker(self, name: str, queues: str, concurrency: int = 1) -> Process:
-        return self.start(name, ["worker", "--queues", queues, "--concurrency", str(concurrency),
-                                 "--loglevel", "INFO"])
+        return self.start(name, ["worker", "--queues", queues, "--concurrency", str(concurrency), "--loglevel", "INFO"])
 
     def beat(self) -> Process:
         return self.start("beat", ["beat", "--loglevel", "INFO"])
@@ -103,17 +102,31 @@ def catalogue(n: int, settings: Settings, seed: int = 5150) -> list[int]:
     refs = []
     for index in range(12):
         data, _ = illustration(index, seed=seed)
-        refs.append(store(data, sha256=hashlib.sha256(data).hexdigest(), extension="png",
-                          content_type="image/png", settings=settings))
+        refs.append(
+            store(
+                data,
+                sha256=hashlib.sha256(data).hexdigest(),
+                extension="png",
+                content_type="image/png",
+                settings=settings,
+            )
+        )
     with session_scope() as session:
-        return list(session.scalars(insert(Image).returning(Image.id),
-                                    [{"storage_ref": refs[i % len(refs)], "title": f"catalogue {i}"}
-                                     for i in range(n)]))
+        return list(
+            session.scalars(
+                insert(Image).returning(Image.id),
+                [{"storage_ref": refs[i % len(refs)], "title": f"catalogue {i}"} for i in range(n)],
+            )
+        )
 
 
 def backfill(batch_size: int, env: dict[str, str] | None = None) -> None:
-    result = subprocess.run([*STYLECAT, "backfill", "--all", "--batch-size", str(batch_size)], capture_output=True,
-                            text=True, env={**os.environ, **(env or {})})
+    result = subprocess.run(
+        [*STYLECAT, "backfill", "--all", "--batch-size", str(batch_size)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -128,8 +141,7 @@ def settled(ids: list[int]) -> bool:
 
 
 def queue_depth(redis_url: str) -> int:
-    client = redis.Redis.from_url(redis_url)
-    return sum(int(client.llen(queue.value)) for queue in Queue)
+    return sum(depths(redis.Redis.from_url(redis_url)).values())
 
 
 @dataclass
@@ -154,7 +166,9 @@ def end_state(ids: list[int], *, failed_codes: dict[int, str] | None = None, tim
     wait_for(lambda: _unindexed(ids) == 0, 60, "the indexer to catch up", interval=0.5)
     with session_scope() as session:
         rows = {row.id: row for row in session.scalars(select(Image).where(Image.id.in_(ids)))}
-        predictions = Counter(session.scalars(select(StylePrediction.image_id).where(StylePrediction.image_id.in_(ids))))
+        predictions = Counter(
+            session.scalars(select(StylePrediction.image_id).where(StylePrediction.image_id.in_(ids)))
+        )
     categorized = {i for i, row in rows.items() if row.status == "categorized"}
     failed = {i: row.error_code for i, row in rows.items() if row.status == "failed"}
     assert failed == failed_codes, f"unexpected failures: {failed}"
@@ -165,19 +179,32 @@ def end_state(ids: list[int], *, failed_codes: dict[int, str] | None = None, tim
     in_search = {i: doc for i, doc in docs.items() if doc["status"] == "categorized"}
     assert set(in_search) == categorized, (
         f"search and PostgreSQL disagree: {len(set(in_search) - categorized)} extra, "
-        f"{len(categorized - set(in_search))} missing")
-    disagree = [i for i in categorized
-                if (in_search[i]["style"], in_search[i]["model_version"]) != (rows[i].style, rows[i].model_version)]
+        f"{len(categorized - set(in_search))} missing"
+    )
+    disagree = [
+        i
+        for i in categorized
+        if (in_search[i]["style"], in_search[i]["model_version"]) != (rows[i].style, rows[i].model_version)
+    ]
     assert not disagree, f"search shows another style or version for {disagree[:10]}"
     assert duplicates == 0 and not half_written, f"{duplicates} duplicate predictions, half-written: {half_written}"
-    return Outcome(scenario="", images_in=len(ids), categorized=len(categorized),
-                   failed_with_code=dict(Counter(failed.values())), lost=len(ids) - len(categorized) - len(failed),
-                   duplicates=duplicates, recovery_seconds=round(time.monotonic() - started, 1))
+    return Outcome(
+        scenario="",
+        images_in=len(ids),
+        categorized=len(categorized),
+        failed_with_code=dict(Counter(failed.values())),
+        lost=len(ids) - len(categorized) - len(failed),
+        duplicates=duplicates,
+        recovery_seconds=round(time.monotonic() - started, 1),
+    )
 
 
 def _unindexed(ids: list[int]) -> int:
     with session_scope() as session:
-        return session.scalar(select(func.count()).where(Image.id.in_(ids), Image.indexed_version < Image.index_version)) or 0
+        return (
+            session.scalar(select(func.count()).where(Image.id.in_(ids), Image.indexed_version < Image.index_version))
+            or 0
+        )
 
 
 def _search_docs(settings: Settings) -> dict[int, dict[str, object]]:
@@ -219,16 +246,30 @@ class RedisServer:
         self.folder = folder
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else \
-            ["--appendonly", "no", "--save", ""]
+        self.persistence = (
+            ["--appendonly", "yes", "--appendfsync", "always"] if persistent else ["--appendonly", "no", "--save", ""]
+        )
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self._log = (self.folder / "redis.log").open("ab")
         self.process = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.folder),
-             "--maxmemory-policy", "noeviction", *self.persistence],
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.folder),
+                "--maxmemory-policy",
+                "noeviction",
+                *self.persistence,
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_for(self._answers, 15, "the scenario's Redis")
 
     def _answers(self) -> bool:
@@ -293,7 +334,9 @@ class EndpointProxy:
         self.client = httpx.Client(base_url=upstream, timeout=60)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def forward(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+    def forward(
+        self, method: str, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes, dict[str, str]]:
         response = self.client.request(method, path, content=body or None, headers=headers)
         return response.status_code, response.content, {}
 

@@ -5,12 +5,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 import httpx
+
+from core.waiting import wait_for
+
+__all__ = ["STYLECAT", "Process", "api_answers", "free_port", "responds", "wait_for"]
 
 STYLECAT = [sys.executable, "-m", "stylecat"]
 
@@ -25,8 +27,13 @@ class Process:
     def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.log = log
         self._out: IO[bytes] = log.open("wb")
-        self.popen = subprocess.Popen([*STYLECAT, *args], stdout=self._out, stderr=subprocess.STDOUT,
-                                      env={**os.environ, **(env or {})}, start_new_session=True)
+        self.popen = subprocess.Popen(
+            [*STYLECAT, *args],
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
 
     def stop(self, timeout: float = 20) -> None:
         if self.popen.poll() is None:
@@ -40,16 +47,6 @@ class Process:
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.25) -> float:
-    """Poll until `check()`; return the seconds it took, or fail with `what`."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if check():
-            return time.monotonic() - started
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def api_answers(base_url: str) -> bool:

@@ -56,7 +56,9 @@ def test_protected_routes_refuse_missing_and_wrong_credentials(api: TestClient, 
     wrong_scope = _key(*(set(Scope) - {ROUTES[route]}))
     revoked = _key(ROUTES[route])
     with session_scope() as session:
-        key_id = session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hashlib.sha256(revoked.encode()).hexdigest()))
+        key_id = session.scalar(
+            select(ApiKey.id).where(ApiKey.key_hash == hashlib.sha256(revoked.encode()).hexdigest())
+        )
         assert key_id is not None and revoke(session=session, key_id=key_id)
     refusals = {
         "no header": ({}, 401, "unauthenticated"),
@@ -68,7 +70,7 @@ def test_protected_routes_refuse_missing_and_wrong_credentials(api: TestClient, 
     }
     for name, (headers, status, code) in refusals.items():
         response = _call(api, route, image_id, headers)
-        assert (response.status_code, response.json()["detail"]["code"]) == (status, code), name
+        assert (response.status_code, response.json()["error"]["code"]) == (status, code), name
         if status == 401:
             assert response.headers["www-authenticate"] == "Bearer", name
     allowed = _call(api, route, image_id, _bearer(_key(ROUTES[route])))
@@ -95,8 +97,9 @@ def test_keys_create_prints_the_key_last_and_stores_only_its_hash(api: TestClien
     assert key.startswith("sc_") and len(key) > 40
     with session_scope() as session:
         row = session.scalars(select(ApiKey).where(ApiKey.name == "reviewers")).one()
-        stored = session.execute(text("SELECT row_to_json(k)::text FROM api_keys k WHERE id = :id"),
-                                 {"id": row.id}).scalar_one()
+        stored = session.execute(
+            text("SELECT row_to_json(k)::text FROM api_keys k WHERE id = :id"), {"id": row.id}
+        ).scalar_one()
     assert key not in stored and row.key_hash == hashlib.sha256(key.encode()).hexdigest()
     assert row.scopes == ["review"]
     assert _call(api, "review", image_id, _bearer(key)).status_code == 200
@@ -126,8 +129,11 @@ def test_the_database_refuses_a_key_without_scopes_or_with_an_unknown_one() -> N
 @pytest.fixture
 def flower(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
-    process = Process(["flower", "--port", str(port)], tmp_path_factory.mktemp("flower") / "flower.log",
-                      {"STYLECAT_FLOWER_USER": "ops", "STYLECAT_FLOWER_PASSWORD": "a-long-test-secret"})
+    process = Process(
+        ["flower", "--port", str(port)],
+        tmp_path_factory.mktemp("flower") / "flower.log",
+        {"STYLECAT_FLOWER_USER": "ops", "STYLECAT_FLOWER_PASSWORD": "a-long-test-secret"},
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: responds(base), 60, f"Flower\n{process.tail()}")

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 import redis
 from sqlalchemy import update
 
+from core.queues import Queue
+from core.settings import Settings
 from db.models import Image
 from db.session import session_scope
 from db.writes import mark_failed
 from producer.backfill import Criteria, Selection, backfill, count, status_counts
-from producer.enqueue import enqueue_batch
-from stylecat.settings import Settings
 from tests.factories import image_row
-from worker.app import Queue
+from worker.dispatch import enqueue_batch
 
 
 def _rows(n: int) -> list[int]:
@@ -25,8 +25,12 @@ def _rows(n: int) -> list[int]:
 def test_keyset_backfill_enqueues_each_id_exactly_once(clean_tables: None) -> None:
     ids = _rows(103)
     sent: list[list[int]] = []
-    total = backfill(session_factory=session_scope, criteria=Criteria(Selection.ALL), batch_size=4,
-                     send=lambda batch: sent.append(list(batch)))
+    total = backfill(
+        session_factory=session_scope,
+        criteria=Criteria(Selection.ALL),
+        batch_size=4,
+        send=lambda batch: sent.append(list(batch)),
+    )
     flat = [i for batch in sent for i in batch]
     assert total == 103 and sorted(flat) == ids and len(set(flat)) == len(flat)
     assert all(len(batch) <= 4 for batch in sent)
@@ -51,10 +55,16 @@ def test_backfill_messages_on_redis_carry_every_id_once(clean_tables: None, sett
 def test_selections_and_limit(clean_tables: None) -> None:
     ids = _rows(10)
     with session_scope() as session:
-        session.execute(update(Image).where(Image.id.in_(ids[:4]))
-                        .values(status="categorized", model_version="1", predicted_at=Image.created_at))
-        session.execute(update(Image).where(Image.id == ids[4])
-                        .values(status="categorized", model_version="2", predicted_at=Image.created_at))
+        session.execute(
+            update(Image)
+            .where(Image.id.in_(ids[:4]))
+            .values(status="categorized", model_version="1", predicted_at=Image.created_at)
+        )
+        session.execute(
+            update(Image)
+            .where(Image.id == ids[4])
+            .values(status="categorized", model_version="2", predicted_at=Image.created_at)
+        )
         mark_failed(session=session, image_id=ids[5], code="truncated", message="x")
     with session_scope() as session:
         assert count(session=session, criteria=Criteria(Selection.MISSING)) == 4

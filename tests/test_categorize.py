@@ -5,15 +5,16 @@ from collections.abc import Sequence
 
 import pytest
 
+from core.settings import Settings
 from db.models import Image
 from db.session import session_scope
 from db.writes import ModelRef
+from images.storage import store
 from model.predictor import StyleResult
 from model.preprocess import ImageDecodeError, load_image
-from producer.storage import store
-from stylecat.settings import Settings
 from tests.factories import PROBS, image_row, plain_png
-from worker.categorize import TransientError, categorize
+from worker.categorize import categorize
+from worker.classifier import TransientError
 
 MODEL = ModelRef(name="style-cnn", version="9", backend="local")
 
@@ -23,6 +24,9 @@ class StandIn:
 
     def __init__(self) -> None:
         self.batches: list[int] = []
+
+    def current_model(self) -> ModelRef:
+        return MODEL
 
     def classify(self, items: Sequence[bytes]) -> tuple[ModelRef, list[StyleResult | ImageDecodeError]]:
         if items:
@@ -45,7 +49,11 @@ def test_one_batch_one_forward_pass_bad_images_fail_with_codes(clean_tables: Non
     good = _stored(plain_png(), settings, "a1")
     truncated = _stored(plain_png((400, 300))[:300], settings, "b2")
     with session_scope() as session:
-        ids = [image_row(session, good), image_row(session, truncated), image_row(session, "local:ff/" + "f" * 64 + ".png")]
+        ids = [
+            image_row(session, good),
+            image_row(session, truncated),
+            image_row(session, "local:ff/" + "f" * 64 + ".png"),
+        ]
     classifier = StandIn()
     summary = categorize(image_ids=ids, classifier=classifier, settings=settings, session_factory=session_scope)
     assert classifier.batches == [2]
@@ -53,7 +61,10 @@ def test_one_batch_one_forward_pass_bad_images_fail_with_codes(clean_tables: Non
     with session_scope() as session:
         rows = [session.get(Image, i) for i in ids]
         assert [(r.status, r.style, r.error_code) for r in rows if r] == [
-            ("categorized", "flat", None), ("failed", None, "truncated"), ("failed", None, "not_found")]
+            ("categorized", "flat", None),
+            ("failed", None, "truncated"),
+            ("failed", None, "not_found"),
+        ]
 
     again = categorize(image_ids=ids, classifier=classifier, settings=settings, session_factory=session_scope)
     assert again.skipped == 1 and classifier.batches == [2, 1]  # the categorized one is not run again

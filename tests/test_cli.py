@@ -1,8 +1,11 @@
 """CLI behaviour that guards production: refusals come with a clear message and a non-zero exit."""
 
+import pytest
 from typer.testing import CliRunner
 
 from stylecat.cli import app
+
+pytestmark = pytest.mark.unit
 
 runner = CliRunner()
 

@@ -9,8 +9,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from core.settings import Settings
 from stylecat.cli import app
-from stylecat.settings import Settings
+
+pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -19,8 +21,18 @@ OURS = {name: svc for name, svc in SERVICES.items() if svc.get("image", "").star
 
 
 def test_the_stack_has_every_part_of_the_design() -> None:
-    assert {"postgres", "redis", "opensearch", "mlflow", "api", "worker-live", "worker-backfill", "beat",
-            "flower", "inference"} <= set(SERVICES)
+    assert {
+        "postgres",
+        "redis",
+        "opensearch",
+        "mlflow",
+        "api",
+        "worker-live",
+        "worker-backfill",
+        "beat",
+        "flower",
+        "inference",
+    } <= set(SERVICES)
 
 
 def test_the_inference_service_runs_the_sagemaker_container_contract() -> None:
@@ -51,7 +63,7 @@ def test_environment_variables_are_settings(name: str) -> None:
 
 
 def test_worker_queues_are_the_celery_queues() -> None:
-    from worker.app import Queue
+    from core.queues import Queue
 
     consumed = set()
     for name in ("worker-live", "worker-backfill"):

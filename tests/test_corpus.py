@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.settings import get_settings
+from core.styles import STYLES
 from model.corpus import povray, render
 from model.corpus.build import ATTRIBUTION, MANIFEST, CorpusError, build
 from model.corpus.sheets import contact_sheets
 from model.corpus.sources import SOURCES, Source, by_name
 from model.dataset import folder_files, labelled_pixels, source_of
-from stylecat.settings import get_settings
-from stylecat.styles import STYLES
+
+pytestmark = pytest.mark.unit
 
 
 def test_every_class_has_several_sources_and_none_is_reserved() -> None:
@@ -23,9 +25,18 @@ def test_every_class_has_several_sources_and_none_is_reserved() -> None:
     for style in STYLES:
         assert len([s for s in SOURCES if s.style == style]) >= 5, style
     assert not [s.name for s in SOURCES if s.reserved]
-    for package in ("@iconify-json/fluent-emoji-flat", "@lobehub/fluent-emoji-3d", "@iconify-json/twemoji",
-                    "@iconify-json/tabler", "@dicebear/croodles", "@iconify-json/streamline-freehand-color",
-                    "gnome-icon-theme", "oxygen-icon-theme", "@iconify-json/arcticons", "fonts-openmoji"):
+    for package in (
+        "@iconify-json/fluent-emoji-flat",
+        "@lobehub/fluent-emoji-3d",
+        "@iconify-json/twemoji",
+        "@iconify-json/tabler",
+        "@dicebear/croodles",
+        "@iconify-json/streamline-freehand-color",
+        "gnome-icon-theme",
+        "oxygen-icon-theme",
+        "@iconify-json/arcticons",
+        "fonts-openmoji",
+    ):
         assert Source("x", "flat", "iconify", package, "1", "MIT").reserved, package
     assert not Source("x", "3d", "files", "gnome-icon-theme-nuovo", "1", "GPL").reserved
     with pytest.raises(ValueError, match="unknown source"):
@@ -34,8 +45,11 @@ def test_every_class_has_several_sources_and_none_is_reserved() -> None:
 
 def test_renders_look_like_uploads() -> None:
     rng = np.random.default_rng(3)
-    wide = render.svg_to_image('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 20 10">'
-                               '<rect width="20" height="10" fill="currentColor"/></svg>'.replace("currentColor", "#123456"), 200)
+    wide = render.svg_to_image(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 20 10">'
+        '<rect width="20" height="10" fill="currentColor"/></svg>'.replace("currentColor", "#123456"),
+        200,
+    )
     assert wide.size == (200, 100) and wide.getpixel((100, 50)) == (0x12, 0x34, 0x56, 255)
     ground = (250, 240, 230)
     placed = render.place(wide, ground, rng)
@@ -46,7 +60,7 @@ def test_renders_look_like_uploads() -> None:
         r = np.random.default_rng(seed)
         g = render.background(r)
         colour = render.ink(g, r)
-        ink = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+        ink = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
         assert abs(sum(ink) - sum(g)) > 150, (g, colour)
 
 
@@ -67,14 +81,27 @@ def test_build_writes_labelled_files_a_manifest_and_credits(tmp_path: Path) -> N
     with (folder / MANIFEST).open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 12 and {r["source"]: r["style"] for r in rows} == {
-        "lucide": "line_art", "emojione": "flat", "rough": "hand_drawn", "povray": "3d"}
+        "lucide": "line_art",
+        "emojione": "flat",
+        "rough": "hand_drawn",
+        "povray": "3d",
+    }
     assert all((folder / r["file"]).exists() and r["licence"] and r["version"] for r in rows)
     credits = (folder / ATTRIBUTION).read_text()
     assert "Emoji One" in credits and "CC-BY-4.0" in credits
     data = labelled_pixels(folder, 32, workers=1)
-    assert data.pixels.shape == (12, 32, 32, 3) and sorted(set(data.sources)) == ["emojione", "lucide", "povray", "rough"]
+    assert data.pixels.shape == (12, 32, 32, 3) and sorted(set(data.sources)) == [
+        "emojione",
+        "lucide",
+        "povray",
+        "rough",
+    ]
     assert [p.name for p in contact_sheets(folder, tmp_path / "sheets")] == [
-        "emojione.png", "lucide.png", "povray.png", "rough.png"]
+        "emojione.png",
+        "lucide.png",
+        "povray.png",
+        "rough.png",
+    ]
     with pytest.raises(CorpusError, match="not empty"):
         build(folder, sources[:1], cache=get_settings().cache_dir, per_source=1, seed=5)
     again, _ = build(folder, sources[:1], cache=get_settings().cache_dir, per_source=2, seed=5, overwrite=True)

@@ -8,10 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from producer.storage import local_path, store
-from stylecat.settings import Settings
+from core.settings import Settings
+from images.fetch import FetchError, check_url, fetch
+from images.storage import local_path, store
 from tests.factories import plain_png
-from worker.fetch import FetchError, check_url, fetch
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -59,28 +59,49 @@ def server() -> Iterator[str]:
 LOOPBACK_OK = {"allow_private_urls": True, "url_allowed_hosts": ["127.0.0.1"]}
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1/x.png", "http://localhost/x.png", "http://10.1.2.3/x.png", "http://192.168.0.1/x.png",
-    "http://169.254.169.254/latest/meta-data", "http://[::1]/x.png", "http://0.0.0.0/x", "file:///etc/passwd",
-    "ftp://example.com/x.png", "gopher://127.0.0.1:6379/_FLUSHALL", "http:///nohost",
-    "http://[::ffff:127.0.0.1]/x.png", "http://2130706433/x.png", "http://0x7f.1/x.png", "http://172.16.0.1/x",
-    "http://[fe80::1]/x.png", "http://100.64.0.1/x.png", "http://user@127.0.0.1:6379/", "https://127.1/x.png",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/x.png",
+        "http://localhost/x.png",
+        "http://10.1.2.3/x.png",
+        "http://192.168.0.1/x.png",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/x.png",
+        "http://0.0.0.0/x",
+        "file:///etc/passwd",
+        "ftp://example.com/x.png",
+        "gopher://127.0.0.1:6379/_FLUSHALL",
+        "http:///nohost",
+        "http://[::ffff:127.0.0.1]/x.png",
+        "http://2130706433/x.png",
+        "http://0x7f.1/x.png",
+        "http://172.16.0.1/x",
+        "http://[fe80::1]/x.png",
+        "http://100.64.0.1/x.png",
+        "http://user@127.0.0.1:6379/",
+        "https://127.1/x.png",
+    ],
+)
+@pytest.mark.unit
 def test_urls_to_private_networks_and_other_schemes_are_refused(url: str) -> None:
     with pytest.raises(FetchError) as caught:
         check_url(url, Settings())
     assert caught.value.code == "forbidden_url" and not caught.value.transient
 
 
+@pytest.mark.unit
 def test_allow_list_refuses_other_hosts(server: str) -> None:
     with pytest.raises(FetchError, match="not in STYLECAT_URL_ALLOWED_HOSTS"):
         check_url(server.replace("127.0.0.1", "localhost") + "/image.png", Settings(**LOOPBACK_OK))
 
 
+@pytest.mark.unit
 def test_an_allowed_url_is_fetched(server: str) -> None:
     assert fetch(f"{server}/image.png", Settings(**LOOPBACK_OK)) == plain_png()
 
 
+@pytest.mark.unit
 def test_redirects_are_checked_again(server: str) -> None:
     target = "http://169.254.169.254/latest/meta-data"
     with pytest.raises(FetchError) as caught:
@@ -92,6 +113,7 @@ def test_redirects_are_checked_again(server: str) -> None:
     assert fetch(f"{server}/redirect?to=/image.png", Settings(**LOOPBACK_OK)) == plain_png()
 
 
+@pytest.mark.unit
 def test_a_server_dripping_bytes_cannot_hold_a_fetch_past_its_deadline(server: str) -> None:
     started = time.monotonic()
     with pytest.raises(FetchError, match="took too long"):
@@ -99,6 +121,7 @@ def test_a_server_dripping_bytes_cannot_hold_a_fetch_past_its_deadline(server: s
     assert time.monotonic() - started < 2.5
 
 
+@pytest.mark.unit
 def test_size_cap_and_not_found(server: str) -> None:
     with pytest.raises(FetchError) as too_large:
         fetch(f"{server}/huge", Settings(**LOOPBACK_OK, max_upload_bytes=100_000))
@@ -108,10 +131,16 @@ def test_size_cap_and_not_found(server: str) -> None:
     assert missing.value.code == "not_found" and not missing.value.transient
 
 
-@pytest.mark.parametrize("ref", [
-    "local:../../etc/passwd", "local:/etc/passwd", "local:00/../../secret.png",
-    "local:aa/" + "a" * 64 + ".png/../../x", "local:aa/" + "A" * 64 + ".png",
-])
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "local:../../etc/passwd",
+        "local:/etc/passwd",
+        "local:00/../../secret.png",
+        "local:aa/" + "a" * 64 + ".png/../../x",
+        "local:aa/" + "A" * 64 + ".png",
+    ],
+)
 def test_local_references_cannot_escape_the_store(ref: str, settings: Settings) -> None:
     with pytest.raises(FetchError) as caught:
         fetch(ref, settings)

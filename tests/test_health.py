@@ -3,8 +3,8 @@
 import pytest
 from fastapi.testclient import TestClient
 
+from core.settings import get_settings
 from stylecat.api import app
-from stylecat.settings import get_settings
 
 
 def test_health_reports_every_service_up() -> None:

@@ -13,15 +13,15 @@ import numpy as np
 from PIL import Image as PILImage
 from sqlalchemy import select
 
+from core.settings import Settings
 from db.models import Image
 from db.session import session_scope
+from images.storage import store
 from model.preprocess import load_image
-from producer.enqueue import enqueue_batch
-from producer.storage import store
-from stylecat.settings import Settings
 from tests.factories import encode, illustration, image_row
 from tests.faults import end_state, pipeline
 from tests.processes import api_answers
+from worker.dispatch import enqueue_batch
 
 PICTURE, _ = illustration(5, seed=8)
 BASE = PILImage.open(io.BytesIO(PICTURE)).convert("RGB")
@@ -56,16 +56,23 @@ def _palette_with_transparency() -> bytes:
 CORPUS: dict[str, tuple[bytes, tuple[object, ...]]] = {
     "zero bytes": (b"", ("refused", 422, "empty")),
     "text renamed to .jpg": (b"hello, this is plain text\n" * 20, ("refused", 415, "not_an_image")),
-    "html renamed to .jpg": (b"<!doctype html><html><script>alert(1)</script></html>", ("refused", 415, "not_an_image")),
-    "svg with script": (b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>",
-                        ("refused", 415, "unsupported_format")),
+    "html renamed to .jpg": (
+        b"<!doctype html><html><script>alert(1)</script></html>",
+        ("refused", 415, "not_an_image"),
+    ),
+    "svg with script": (
+        b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>",
+        ("refused", 415, "unsupported_format"),
+    ),
     "truncated jpeg": (JPEG[: len(JPEG) // 2], ("failed", "truncated")),
     "truncated png": (PNG[: len(PNG) // 2], ("failed", "truncated")),
     "png decompression bomb": (encode(PILImage.new("1", (12000, 12000)), "PNG"), ("refused", 422, "too_many_pixels")),
     "1x100000 strip": (encode(PILImage.new("L", (1, 100_000), 128), "PNG"), ("refused", 422, "bad_dimensions")),
     "gif header then html": (b"GIF89a<html><script>alert(1)</script></html>", ("refused", 422, "truncated")),
-    "16-bit png": (encode(PILImage.fromarray(np.asarray(BASE.convert("L"), dtype=np.uint16) * 257), "PNG"),
-                   ("categorized",)),
+    "16-bit png": (
+        encode(PILImage.fromarray(np.asarray(BASE.convert("L"), dtype=np.uint16) * 257), "PNG"),
+        ("categorized",),
+    ),
     "cmyk jpeg": (encode(BASE.convert("CMYK"), "JPEG"), ("categorized",)),
     "palette with transparency": (_palette_with_transparency(), ("categorized",)),
     "animated gif": (_animated("GIF"), ("categorized",)),
@@ -76,7 +83,8 @@ CORPUS: dict[str, tuple[bytes, tuple[object, ...]]] = {
 
 
 def test_every_hostile_image_ends_as_a_4xx_a_failure_with_a_code_or_categorized(
-        settings: Settings, clean_tables: None, tmp_path: Path, auth: dict[str, str]) -> None:
+    settings: Settings, clean_tables: None, tmp_path: Path, auth: dict[str, str]
+) -> None:
     failed_codes: dict[int, str] = {}
     uploaded: list[int] = []
     stored_directly: list[int] = []
@@ -86,9 +94,14 @@ def test_every_hostile_image_ends_as_a_4xx_a_failure_with_a_code_or_categorized(
         for name, (data, outcome) in CORPUS.items():
             response = client.post("/images", files={"file": (f"{name}.jpg", data, "image/jpeg")})
             if outcome[0] == "refused":
-                assert (response.status_code, response.json()["detail"]["code"]) == outcome[1:], name
-                ref = store(data, sha256=hashlib.sha256(data).hexdigest(), extension="jpg",
-                            content_type="image/jpeg", settings=settings)
+                assert (response.status_code, response.json()["error"]["code"]) == outcome[1:], name
+                ref = store(
+                    data,
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    extension="jpg",
+                    content_type="image/jpeg",
+                    settings=settings,
+                )
                 with session_scope() as session:
                     stored_directly.append(image_row(session, ref, title=name))
                 failed_codes[stored_directly[-1]] = str(outcome[2])

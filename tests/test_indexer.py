@@ -3,13 +3,13 @@
 import pytest
 from opensearchpy import OpenSearch
 
+from core.settings import Settings
 from db.models import Image
 from db.session import session_scope
 from db.writes import ModelRef, Prediction, add_review, claim, record_predictions
 from search.client import get_client
 from search.indexer import bulk_body, index_pending
 from search.rebuild import rebuild
-from stylecat.settings import Settings
 from tests.factories import PROBS, image_row
 
 MODEL = ModelRef(name="style-cnn", version="1", backend="local")
@@ -28,8 +28,11 @@ def categorized(styles: list[str]) -> list[int]:
         ids = [image_row(session, title=f"a {style} picture") for style in styles]
     with session_scope() as session:
         claim(session=session, image_ids=ids, model=MODEL, max_attempts=5)
-        record_predictions(session=session, model=MODEL,
-                           predictions=[Prediction(i, s, PROBS[s]) for i, s in zip(ids, styles, strict=True)])
+        record_predictions(
+            session=session,
+            model=MODEL,
+            predictions=[Prediction(i, s, PROBS[s]) for i, s in zip(ids, styles, strict=True)],
+        )
     return ids
 
 

@@ -25,8 +25,11 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                   stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:
@@ -97,28 +100,33 @@ def test_raw_image_body(server: str) -> None:
 
 
 def test_s3_inputs_through_a_local_s3_server(server: str, s3: str) -> None:
-    client = boto3.client("s3", endpoint_url=s3, region_name="us-east-1", aws_access_key_id="testing",
-                          aws_secret_access_key="testing")
+    client = boto3.client(
+        "s3", endpoint_url=s3, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
     client.create_bucket(Bucket="uploads")
     data, style = illustration(3, seed=555)
     client.put_object(Bucket="uploads", Key="a/b.img", Body=data)
-    response = httpx.post(f"{server}/invocations",
-                          json={"inputs": ["s3://uploads/a/b.img", "s3://uploads/missing.png"]}, timeout=30)
+    response = httpx.post(
+        f"{server}/invocations", json={"inputs": ["s3://uploads/a/b.img", "s3://uploads/missing.png"]}, timeout=30
+    )
     first, second = response.json()["predictions"]
     assert first["pred"] == style
     assert second["error"]["code"] == "not_found"
 
 
-@pytest.mark.parametrize(("kwargs", "status", "code"), [
-    ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "bad_json"),
-    ({"json": {"inputs": []}}, 400, "bad_inputs"),
-    ({"json": {"instances": ["x"]}}, 400, "bad_inputs"),
-    ({"json": {"inputs": [1, 2]}}, 400, "bad_inputs"),
-    ({"json": ["a list"]}, 400, "bad_inputs"),
-    ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "unsupported_media_type"),
-    ({"content": b"", "headers": {"content-type": "image/png"}}, 400, "empty"),
-    ({"content": b"\0" * 6_400_000, "headers": {"content-type": "image/jpeg"}}, 413, "too_large"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "bad_json"),
+        ({"json": {"inputs": []}}, 400, "bad_inputs"),
+        ({"json": {"instances": ["x"]}}, 400, "bad_inputs"),
+        ({"json": {"inputs": [1, 2]}}, 400, "bad_inputs"),
+        ({"json": ["a list"]}, 400, "bad_inputs"),
+        ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "unsupported_media_type"),
+        ({"content": b"", "headers": {"content-type": "image/png"}}, 400, "empty"),
+        ({"content": b"\0" * 6_400_000, "headers": {"content-type": "image/jpeg"}}, 413, "too_large"),
+    ],
+)
 def test_errors_are_explicit(server: str, kwargs: dict[str, object], status: int, code: str) -> None:
     response = httpx.post(f"{server}/invocations", timeout=30, **kwargs)  # type: ignore[arg-type]
     assert response.status_code == status
@@ -129,24 +137,38 @@ def test_a_bad_image_is_a_per_item_error_and_the_batch_still_answers(server: str
     inputs = [b64(plain_png()), b64(b"not an image"), b64(plain_png()[:60]), "http://127.0.0.1:1/x.png", "!!"]
     predictions = httpx.post(f"{server}/invocations", json={"inputs": inputs}).json()["predictions"]
     assert "pred" in predictions[0]
-    assert [p["error"]["code"] for p in predictions[1:]] == ["not_an_image", "truncated", "forbidden_url",
-                                                              "bad_reference"]
+    assert [p["error"]["code"] for p in predictions[1:]] == [
+        "not_an_image",
+        "truncated",
+        "forbidden_url",
+        "bad_reference",
+    ]
 
 
 def test_the_real_boto3_client_round_trip(server: str) -> None:
-    runtime = boto3.client("sagemaker-runtime", endpoint_url=server, region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
+    runtime = boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=server,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     data, style = illustration(6, seed=555)
-    response = runtime.invoke_endpoint(EndpointName="stylecat", ContentType="application/json",
-                                       Accept="application/json", Body=json.dumps({"inputs": [b64(data)]}))
+    response = runtime.invoke_endpoint(
+        EndpointName="stylecat",
+        ContentType="application/json",
+        Accept="application/json",
+        Body=json.dumps({"inputs": [b64(data)]}),
+    )
     assert json.loads(response["Body"].read())["predictions"][0]["pred"] == style
 
 
 def test_entrypoint_serves_on_8080_and_execs_anything_else() -> None:
     command = server_command(8080)
     assert command[1:3] == ["-m", "uvicorn"] and command[command.index("--port") + 1] == "8080"
-    result = subprocess.run([sys.executable, "-m", "inference.entrypoint", "echo", "hello"], capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "inference.entrypoint", "echo", "hello"], capture_output=True, text=True
+    )
     assert result.stdout == "hello\n"
     assert subprocess.run([sys.executable, "-m", "inference.entrypoint"], capture_output=True).returncode != 0
 

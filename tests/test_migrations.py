@@ -5,9 +5,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db import migrate
 from db.models import Image, StylePrediction
 from db.session import engine_for
+from migrations import commands as migrate
 
 TABLES = {"images", "style_predictions", "style_reviews", "api_keys"}
 
@@ -55,8 +55,17 @@ def test_probabilities_round_trip_through_jsonb(database_url: str) -> None:
         image = Image(storage_ref="local:a.png", style="hand_drawn", style_probs=probs)
         session.add(image)
         session.flush()
-        session.add(StylePrediction(image_id=image.id, model_name="style-cnn", model_version="1",
-                                    backend="local", style="hand_drawn", probs=probs, confidence=0.974))
+        session.add(
+            StylePrediction(
+                image_id=image.id,
+                model_name="style-cnn",
+                model_version="1",
+                backend="local",
+                style="hand_drawn",
+                probs=probs,
+                confidence=0.974,
+            )
+        )
         session.commit()
         image_id = image.id
 

@@ -11,20 +11,20 @@ import torch
 from mlflow import MlflowClient
 from PIL import Image as PILImage
 
+from core.settings import Settings, get_settings
 from model import registry, synthetic
+from model.calibration import expected_calibration_error, fit_temperature, softmax
 from model.dataset import DatasetError, folder_files, folder_split, synthetic_split
 from model.predictor import StylePredictor
 from model.preprocess import load_image, to_uint8_array
-from model.calibration import expected_calibration_error, fit_temperature, softmax
 from model.training import Pool, TrainConfig, assign_folds, train
-from stylecat.settings import Settings, get_settings
 from tests.factories import encode, labelled_folder
 
 
 @pytest.fixture
 def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """A private MLflow store, so tiny models never become versions of the suite's registry. A sqlite
-    file is MLflow's own local store (DESIGN.md), not a stand-in for a server."""
+    file is MLflow's own local store (README, Settings), not a stand-in for a server."""
     monkeypatch.setenv("STYLECAT_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("STYLECAT_STACK_DIR", str(tmp_path))
     get_settings.cache_clear()
@@ -34,6 +34,7 @@ def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setti
     registry.configure(get_settings())
 
 
+@pytest.mark.unit
 def test_the_generator_is_deterministic_for_a_seed() -> None:
     first, style = synthetic.sample(5, seed=123)
     again, style_again = synthetic.sample(5, seed=123)
@@ -47,6 +48,7 @@ def test_the_generator_is_deterministic_for_a_seed() -> None:
     assert sorted(set(labels.tolist())) == [0, 1, 2, 3]
 
 
+@pytest.mark.unit
 def test_the_labelled_folder_loader(tmp_path: Path) -> None:
     (tmp_path / "flat").mkdir()
     (tmp_path / "flat" / "a.png").write_bytes(encode(PILImage.new("RGB", (40, 30), (10, 200, 10))))
@@ -79,6 +81,7 @@ def _awkward_images() -> dict[str, bytes]:
     }
 
 
+@pytest.mark.unit
 def test_awkward_modes_decode_to_rgb_the_same_way_everywhere() -> None:
     predictor = StylePredictor.load(registry.CHAMPION_DIR)
     images = _awkward_images()
@@ -95,6 +98,7 @@ def test_awkward_modes_decode_to_rgb_the_same_way_everywhere() -> None:
         assert list(result.probs.values()) == pytest.approx(expected.tolist(), abs=1e-5), name  # type: ignore[union-attr]
 
 
+@pytest.mark.unit
 def test_train_logs_a_run_registers_a_version_and_the_pyfunc_keeps_the_contract(own_store: Settings) -> None:
     import mlflow
 
@@ -117,6 +121,7 @@ def test_train_logs_a_run_registers_a_version_and_the_pyfunc_keeps_the_contract(
         assert sum(item["probs"].values()) == pytest.approx(1, abs=1e-4)
 
 
+@pytest.mark.unit
 def test_bootstrap_registers_the_shipped_lineage_and_keeps_a_promoted_model(own_store: Settings) -> None:
     client = registry.configure(own_store)
     first = registry.ensure_champion(client, own_store.model_name)
@@ -134,6 +139,7 @@ def test_bootstrap_registers_the_shipped_lineage_and_keeps_a_promoted_model(own_
     assert registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion")).image_size == 128
 
 
+@pytest.mark.unit
 def test_evaluate_on_a_fresh_registry_bootstraps_the_champion(own_store: Settings, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -147,6 +153,7 @@ def test_evaluate_on_a_fresh_registry_bootstraps_the_champion(own_store: Setting
     assert all("recall" in m for m in report["per_class"].values())
 
 
+@pytest.mark.unit
 def test_calibration_fits_a_temperature_that_lowers_the_error() -> None:
     rng = np.random.default_rng(0)
     honest = rng.normal(0, 1.5, (6000, 4))  # labels drawn from softmax(honest): calibrated by construction
@@ -160,6 +167,7 @@ def test_calibration_fits_a_temperature_that_lowers_the_error() -> None:
     assert expected_calibration_error(softmax(perfect), labels) < 1e-6
 
 
+@pytest.mark.unit
 def test_folds_hold_out_whole_sources_and_spread_the_classes() -> None:
     labels = np.repeat(np.arange(4), 60)
     sources = np.array([f"{style}-{i % 5}" for style, i in zip(labels, range(240), strict=True)])
@@ -173,6 +181,7 @@ def test_folds_hold_out_whole_sources_and_spread_the_classes() -> None:
         assign_folds(pool.take(np.isin(sources, ["0-0", "1-1"])), 5)
 
 
+@pytest.mark.unit
 def test_style_statistics_tell_fills_from_shading_and_strokes() -> None:
     from model.preprocess import normalize
     from model.stats import FEATURES, StyleStats
@@ -188,10 +197,10 @@ def test_style_statistics_tell_fills_from_shading_and_strokes() -> None:
     assert stats[1, soft] > 0.9 and stats[0, soft] < 0.05 and stats[2, soft] < 0.05
 
 
+@pytest.mark.unit
 def test_leave_source_out_training_calibrates_and_reports_every_source(own_store: Settings, tmp_path: Path) -> None:
     folder = labelled_folder(tmp_path / "corpus", 48, seed=43, sources=3)
-    config = TrainConfig(data=folder, n_train=16, n_test=8, epochs=1, image_size=32, batch_size=8, threads=1,
-                         folds=3)
+    config = TrainConfig(data=folder, n_train=16, n_test=8, epochs=1, image_size=32, batch_size=8, threads=1, folds=3)
     result = train(config, own_store, export=tmp_path / "export")
     cross = result.metrics["leave_source_out"]
     assert cross["n"] == 48 and len(cross["per_source"]) == 12
@@ -199,3 +208,29 @@ def test_leave_source_out_training_calibrates_and_reports_every_source(own_store
     assert 0 <= cross["ece_after"] <= 1 and cross["temperature"] > 0
     assert StylePredictor.load(tmp_path / "export").temperature == pytest.approx(cross["temperature"])
     assert MlflowClient().get_run(result.run_id).data.metrics["lso_accuracy"] == cross["accuracy"]
+
+
+def test_a_reviewed_gif_is_exported_and_trained_on(own_store: Settings, clean_tables: None, tmp_path: Path) -> None:
+    from db.models import Image
+    from db.session import session_scope
+    from db.writes import add_review
+    from images.storage import store
+    from producer.reviews import export
+    from tests.factories import image_row
+
+    gif = encode(synthetic.sample(2, seed=5)[0].convert("P"), "GIF")
+    ref = store(gif, sha256="a" * 64, extension="gif", content_type="image/gif", settings=own_store)
+    with session_scope() as session:
+        image_id = image_row(session, ref)
+        session.execute(Image.__table__.update().where(Image.id == image_id).values(content_type="image/gif"))
+        add_review(session=session, image_id=image_id, style="hand_drawn", reviewer="ana")
+    with session_scope() as session:
+        assert export(session=session, folder=tmp_path / "reviews", settings=own_store) == (1, [])
+    assert (tmp_path / "reviews" / "hand_drawn" / f"{image_id}.gif").exists()
+    result = train(
+        TrainConfig(
+            data=tmp_path / "reviews", n_train=8, n_test=4, epochs=1, image_size=32, batch_size=4, threads=1, folds=0
+        ),
+        own_store,
+    )
+    assert MlflowClient().get_run(result.run_id).data.params["corpus_images"] == "1"

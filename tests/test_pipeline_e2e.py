@@ -1,7 +1,6 @@
 """End to end against the real stack and real processes: API → Redis → Celery workers (the real
 champion CNN) → PostgreSQL → indexer → OpenSearch → search."""
 
-import hashlib
 import json
 import subprocess
 import time
@@ -14,13 +13,13 @@ import pytest
 import redis
 from sqlalchemy import select
 
+from core.queues import Queue
+from core.settings import Settings
 from db.models import StylePrediction
 from db.session import session_scope
-from producer.storage import store
-from stylecat.settings import Settings
-from tests.factories import illustration, image_row, plain_png
+from tests.factories import illustration, plain_png
+from tests.faults import catalogue
 from tests.processes import STYLECAT, Process, api_answers, free_port, wait_for
-from worker.app import Queue
 
 N_PER_STYLE = 8
 
@@ -50,8 +49,9 @@ def _answers(url: str) -> bool:
 
 
 @pytest.fixture(scope="module", params=["local", "sagemaker"])
-def stack(request: pytest.FixtureRequest, settings: Settings, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[Stack]:
+def stack(
+    request: pytest.FixtureRequest, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     """API, a live worker and a backfill worker; with `sagemaker`, the workers call the project's
     inference server through the real boto3 sagemaker-runtime client."""
     logs = tmp_path_factory.mktemp(f"logs-{request.param}")
@@ -61,15 +61,23 @@ def stack(request: pytest.FixtureRequest, settings: Settings, tmp_path_factory: 
     if request.param == "sagemaker":
         model_port = free_port()
         model_server = _start_model_server(model_port, logs / "model-server.log")
-        env |= AWS | {"STYLECAT_CLASSIFIER": "sagemaker",
-                      "STYLECAT_SAGEMAKER_ENDPOINT_URL": f"http://127.0.0.1:{model_port}"}
+        env |= AWS | {
+            "STYLECAT_CLASSIFIER": "sagemaker",
+            "STYLECAT_SAGEMAKER_ENDPOINT_URL": f"http://127.0.0.1:{model_port}",
+        }
     port = free_port()
     processes = [
         Process(["api", "--port", str(port)], logs / "api.log"),
-        Process(["worker", "--queues", "categorize.live,index", "--concurrency", "1", "--loglevel", "WARNING"],
-                logs / "live.log", env),
-        Process(["worker", "--queues", "categorize.backfill", "--concurrency", "1", "--loglevel", "WARNING"],
-                logs / "backfill.log", env),
+        Process(
+            ["worker", "--queues", "categorize.live,index", "--concurrency", "1", "--loglevel", "WARNING"],
+            logs / "live.log",
+            env,
+        ),
+        Process(
+            ["worker", "--queues", "categorize.backfill", "--concurrency", "1", "--loglevel", "WARNING"],
+            logs / "backfill.log",
+            env,
+        ),
     ]
     base = f"http://127.0.0.1:{port}"
     stack = Stack(base=base, backend=request.param, model_server=model_server, model_port=model_port)
@@ -104,7 +112,8 @@ def _queues_empty(settings: Settings) -> bool:
 
 
 def test_uploads_are_categorized_indexed_searchable_and_reviews_survive_a_backfill(
-        stack: Stack, client: httpx.Client, settings: Settings, clean_tables: None) -> None:
+    stack: Stack, client: httpx.Client, settings: Settings, clean_tables: None
+) -> None:
     known: dict[int, str] = {}
     for index in range(4 * N_PER_STYLE):
         data, style = illustration(index, seed=4242)
@@ -123,8 +132,11 @@ def test_uploads_are_categorized_indexed_searchable_and_reviews_survive_a_backfi
     broken = client.get(f"/images/{truncated}").json()
     assert broken["status"] == "failed" and broken["error"]["code"] == "truncated"
 
-    wait_for(lambda: client.get("/search", params={"size": 100}).json()["total"] == len(known), 30,
-             "search to show every categorized image")
+    wait_for(
+        lambda: client.get("/search", params={"size": 100}).json()["total"] == len(known),
+        30,
+        "search to show every categorized image",
+    )
     everything = client.get("/search", params={"size": 100}).json()
     assert sum(everything["facets"]["style"].values()) == everything["total"] == len(known)
     for style in ("3d", "flat", "hand_drawn", "line_art"):
@@ -154,25 +166,18 @@ def test_uploads_are_categorized_indexed_searchable_and_reviews_survive_a_backfi
 
 
 @pytest.mark.parametrize("stack", ["local"], indirect=True)
-def test_the_live_queue_is_served_while_a_backfill_runs(client: httpx.Client, settings: Settings,
-                                                        clean_tables: None) -> None:
+def test_the_live_queue_is_served_while_a_backfill_runs(
+    client: httpx.Client, settings: Settings, clean_tables: None
+) -> None:
     """An existing catalogue of 300 never-categorized images is backfilled one per task; a live
     upload meanwhile is categorized within seconds, long before the backfill is done."""
-    refs = []
-    for index in range(12):
-        data, _ = illustration(index, seed=99)
-        refs.append(store(data, sha256=hashlib.sha256(data).hexdigest(), extension="png", content_type="image/png",
-                          settings=settings))
-    with session_scope() as session:
-        for index in range(300):
-            image_row(session, refs[index % len(refs)])
+    catalogue(300, settings, seed=99)
     result = subprocess.run([*STYLECAT, "backfill", "--batch-size", "1"], capture_output=True, text=True)
     assert "enqueued 300 images" in result.stdout, result.stderr
     queue = redis.Redis.from_url(settings.redis_url)
 
     live = _upload(client, plain_png((320, 240), (30, 30, 30)), "live.png")
-    seconds = wait_for(lambda: client.get(f"/images/{live}").json()["status"] == "categorized", 30,
-                       "the live upload")
+    seconds = wait_for(lambda: client.get(f"/images/{live}").json()["status"] == "categorized", 30, "the live upload")
     remaining = queue.llen(Queue.BACKFILL.value)
     assert remaining > 0, "the backfill should still be running when the live upload is done"
     assert seconds < 10, json.dumps({"seconds": seconds, "backfill_remaining": remaining})
@@ -180,8 +185,9 @@ def test_the_live_queue_is_served_while_a_backfill_runs(client: httpx.Client, se
 
 
 @pytest.mark.parametrize("stack", ["sagemaker"], indirect=True)
-def test_a_killed_model_server_makes_tasks_retry_then_succeed(stack: Stack, client: httpx.Client, clean_tables: None,
-                                                              tmp_path: Path) -> None:
+def test_a_killed_model_server_makes_tasks_retry_then_succeed(
+    stack: Stack, client: httpx.Client, clean_tables: None, tmp_path: Path
+) -> None:
     assert stack.model_server is not None
     stack.model_server.stop()
     ids = [_upload(client, illustration(i, seed=7)[0], f"{i}.png") for i in range(6)]

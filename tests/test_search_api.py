@@ -3,12 +3,12 @@
 import pytest
 from fastapi.testclient import TestClient
 
+from core.settings import Settings
 from db.session import session_scope
 from db.writes import add_review
 from search.client import get_client
 from search.indexer import index_pending
 from stylecat.api import app
-from stylecat.settings import Settings
 from tests.test_indexer import categorized
 
 STYLES = ["flat", "flat", "flat", "3d", "3d", "hand_drawn", "line_art"]
@@ -55,10 +55,19 @@ def test_text_query_and_paging(api: TestClient, indexed: list[int]) -> None:
     assert len(page["hits"]) == 2 and page["total"] == len(STYLES)
 
 
-@pytest.mark.parametrize("params", [
-    {"style": "watercolour"}, {"size": 101}, {"page": 0}, {"page": "x"}, {"min_confidence": 2},
-    {"q": "x" * 201}, {"page": 1000, "size": 100}, {"style": ["flat"] * 5},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"style": "watercolour"},
+        {"size": 101},
+        {"page": 0},
+        {"page": "x"},
+        {"min_confidence": 2},
+        {"q": "x" * 201},
+        {"page": 1000, "size": 100},
+        {"style": ["flat"] * 5},
+    ],
+)
 def test_bad_parameters_answer_422(api: TestClient, params: dict[str, object]) -> None:
     response = api.get("/search", params=params)
     assert response.status_code == 422, response.text

@@ -3,7 +3,9 @@
 import pytest
 from pydantic import SecretStr
 
-from stylecat.settings import Settings
+from core.settings import Settings
+
+pytestmark = pytest.mark.unit
 
 
 def test_reads_stylecat_prefixed_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -12,7 +14,7 @@ def test_reads_stylecat_prefixed_environment(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.delenv("STYLECAT_MLFLOW_TRACKING_URI")
     settings = Settings()
     assert settings.redis_url == "redis://127.0.0.1:6390/3"
-    # the documented default: MLflow's local store, a sqlite file under the stack folder (DESIGN.md)
+    # the documented default: MLflow's local store, a sqlite file under the stack folder (README, Settings)
     assert settings.mlflow_tracking_uri == f"sqlite:///{tmp_path}/mlflow/mlflow.db"
 
 
@@ -26,8 +28,12 @@ def test_production_refuses_placeholder_secrets() -> None:
     with pytest.raises(ValueError, match="database password"):
         Settings(environment="production", **strong)
     with pytest.raises(ValueError, match="FLOWER_PASSWORD"):
-        Settings(environment="production", database_url="postgresql+psycopg://u:s3cret-pw@db/x",
-                 flower_user="ops", flower_password=SecretStr("short"))
+        Settings(
+            environment="production",
+            database_url="postgresql+psycopg://u:s3cret-pw@db/x",
+            flower_user="ops",
+            flower_password=SecretStr("short"),
+        )
     ok = Settings(environment="production", database_url="postgresql+psycopg://u:s3cret-pw@db/x", **strong)
     assert ok.environment == "production"
 

@@ -12,7 +12,7 @@ import pytest
 import redis
 from sqlalchemy.engine import make_url
 
-from stylecat.settings import Settings
+from core.settings import Settings
 from stylecat.stack import Redis, services
 
 STYLECAT = str(Path(sys.executable).parent / "stylecat")

@@ -11,12 +11,12 @@ from fastapi.testclient import TestClient
 from PIL import Image as PILImage
 from sqlalchemy import func, select
 
+from core.queues import Queue
+from core.settings import Settings
 from db.models import Image
 from db.session import session_scope
 from stylecat.api import app
-from stylecat.settings import Settings
 from tests.factories import encode, plain_png
-from worker.app import Queue
 
 
 @pytest.fixture
@@ -47,11 +47,24 @@ def test_upload_stores_inserts_and_enqueues_after_commit(api: TestClient, settin
     assert body == {"id": body["id"], "status": "queued", "url": f"/images/{body['id']}"}
     assert _queued_ids(settings) == [body["id"]]
     image = api.get(body["url"]).json()
-    assert image == {"id": body["id"], "status": "queued", "style": None, "confidence": None, "probs": None,
-                     "model_version": None, "style_source": None, "error": None}
+    assert image == {
+        "id": body["id"],
+        "status": "queued",
+        "style": None,
+        "confidence": None,
+        "probs": None,
+        "model_version": None,
+        "style_source": None,
+        "error": None,
+    }
     with session_scope() as session:
         row = session.get(Image, body["id"])
-        assert row is not None and (row.width, row.height, row.content_type, row.title) == (64, 48, "image/png", "cat.png")
+        assert row is not None and (row.width, row.height, row.content_type, row.title) == (
+            64,
+            48,
+            "image/png",
+            "cat.png",
+        )
 
 
 def _bomb() -> bytes:
@@ -77,7 +90,7 @@ def test_bad_uploads_get_a_clear_4xx_and_nothing_is_stored(api: TestClient, sett
     files_before, rows_before = _stored_files(settings), _row_count()
     response = api.post("/images", files={"file": ("upload.jpg", data, "image/jpeg")})
     assert response.status_code == status, response.text
-    assert response.json()["detail"]["code"] == code
+    assert response.json()["error"]["code"] == code
     assert _stored_files(settings) == files_before and _row_count() == rows_before
     assert _queued_ids(settings) == []
 
@@ -85,7 +98,7 @@ def test_bad_uploads_get_a_clear_4xx_and_nothing_is_stored(api: TestClient, sett
 def test_an_oversize_file_is_refused_before_it_is_read(api: TestClient, settings: Settings) -> None:
     data = JPEG + b"\0" * (settings.max_upload_bytes + 100_000)
     response = api.post("/images", files={"file": ("big.jpg", data, "image/jpeg")})
-    assert response.status_code == 413 and response.json()["detail"]["code"] == "too_large"
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
     assert _row_count() == 0 and _queued_ids(settings) == []
 
 
@@ -93,9 +106,16 @@ def test_missing_file_field_is_422(api: TestClient) -> None:
     assert api.post("/images", data={"other": "x"}).status_code == 422
 
 
-@pytest.mark.parametrize("source", [
-    "http://127.0.0.1/x.png", "http://169.254.169.254/latest/meta-data", "file:///etc/passwd", "s3://", "not a url",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "http://127.0.0.1/x.png",
+        "http://169.254.169.254/latest/meta-data",
+        "file:///etc/passwd",
+        "s3://",
+        "not a url",
+    ],
+)
 def test_register_refuses_private_urls_and_malformed_sources(api: TestClient, source: str) -> None:
     response = api.post("/images/register", json={"source": source})
     assert response.status_code == 422

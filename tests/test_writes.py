@@ -1,11 +1,21 @@
 """The write paths: claims, predictions, failures and reviews, against the real PostgreSQL."""
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from core.waiting import wait_for
 from db.models import Image, StylePrediction, StyleReview
-from db.session import session_scope
+from db.session import get_engine, session_scope
 from db.writes import ModelRef, Prediction, add_review, claim, mark_failed, record_predictions
 from tests.factories import PROBS, image_row
+
+
+def _waiting_on_a_lock() -> bool:
+    """Another backend of this database waits on a lock (PostgreSQL's own view of it, read on a
+    connection of its own: inside one transaction the statistics view does not change)."""
+    query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    with get_engine().connect() as connection:
+        return bool(connection.execute(text(query)).scalar())
+
 
 V1 = ModelRef(name="style-cnn", version="1", backend="local")
 V2 = ModelRef(name="style-cnn", version="2", backend="local")
@@ -13,7 +23,9 @@ V2 = ModelRef(name="style-cnn", version="2", backend="local")
 
 def _predict(image_id: int, style: str, model: ModelRef) -> None:
     with session_scope() as session:
-        assert [row.id for row in claim(session=session, image_ids=[image_id], model=model, max_attempts=5)] == [image_id]
+        assert [row.id for row in claim(session=session, image_ids=[image_id], model=model, max_attempts=5)] == [
+            image_id
+        ]
     with session_scope() as session:
         record_predictions(session=session, predictions=[Prediction(image_id, style, PROBS[style])], model=model)
 
@@ -60,8 +72,9 @@ def test_a_review_is_never_overwritten_but_later_runs_are_recorded(clean_tables:
     image = _image(image_id)
     assert (image.style, image.style_source, image.model_version) == ("hand_drawn", "review", "2")
     with session_scope() as session:
-        history = session.execute(select(StylePrediction.model_version, StylePrediction.style)
-                                  .order_by(StylePrediction.id)).all()
+        history = session.execute(
+            select(StylePrediction.model_version, StylePrediction.style).order_by(StylePrediction.id)
+        ).all()
         assert history == [("1", "flat"), ("2", "3d")]
         assert session.scalar(select(StyleReview.reviewer)) == "ana"
 
@@ -94,7 +107,6 @@ def test_review_of_an_unknown_image_is_none(clean_tables: None) -> None:
 
 def test_claim_waits_for_a_row_the_indexer_holds_instead_of_skipping_it(clean_tables: None) -> None:
     import threading
-    import time
 
     from sqlalchemy import select as sa_select
 
@@ -110,21 +122,25 @@ def test_claim_waits_for_a_row_the_indexer_holds_instead_of_skipping_it(clean_ta
 
         worker = threading.Thread(target=run_claim)
         worker.start()
-        time.sleep(0.5)
-        assert claimed == []  # waiting on the lock
+        wait_for(_waiting_on_a_lock, 10, "the claim to wait on the indexer's row lock", 0.05)
+        assert claimed == []
     worker.join(10)
     assert claimed == [image_id]
 
 
 def test_reviews_export_as_a_labelled_folder_the_trainer_reads(clean_tables: None, tmp_path, settings) -> None:  # type: ignore[no-untyped-def]
+    from images.storage import store
     from model.dataset import folder_files
     from producer.reviews import export
-    from producer.storage import store
     from tests.factories import plain_png
 
     ref = store(plain_png(), sha256="d" * 64, extension="png", content_type="image/png", settings=settings)
     with session_scope() as session:
-        kept, lost, unreviewed = image_row(session, ref), image_row(session, "local:ee/" + "e" * 64 + ".png"), image_row(session, ref)
+        kept, lost, unreviewed = (
+            image_row(session, ref),
+            image_row(session, "local:ee/" + "e" * 64 + ".png"),
+            image_row(session, ref),
+        )
         session.execute(Image.__table__.update().where(Image.id == kept).values(content_type="image/png"))
         add_review(session=session, image_id=kept, style="flat", reviewer="ana")
         add_review(session=session, image_id=kept, style="line_art", reviewer="bo")  # the newest wins
@@ -133,5 +149,6 @@ def test_reviews_export_as_a_labelled_folder_the_trainer_reads(clean_tables: Non
         written, missing = export(session=session, folder=tmp_path, settings=settings)
     assert written == 1 and len(missing) == 1 and f"image {lost}: not_found" in missing[0]
     assert [(path.relative_to(tmp_path).as_posix(), label) for path, label in folder_files(tmp_path)] == [
-        (f"line_art/{kept}.png", 3)]
+        (f"line_art/{kept}.png", 3)
+    ]
     assert unreviewed not in {int(p.stem) for p in tmp_path.rglob("*.png")}

@@ -4,19 +4,12 @@ Three queues: live uploads and backfills are served by separate workers, so that
 never stuck behind a million-image backfill (priorities on Redis are approximate at best).
 """
 
-from enum import StrEnum
-
 from celery import Celery
 from kombu import Exchange
 from kombu import Queue as KombuQueue
 
-from stylecat.settings import get_settings
-
-
-class Queue(StrEnum):
-    LIVE = "categorize.live"
-    BACKFILL = "categorize.backfill"
-    INDEX = "index"
+from core.queues import INDEX, SWEEP, Queue
+from core.settings import get_settings
 
 
 def make_app() -> Celery:
@@ -46,10 +39,16 @@ def make_app() -> Celery:
         task_send_sent_event=True,
         # periodic runs expire, so that a backlog cannot pile up repeats
         beat_schedule={
-            "sweep": {"task": "stylecat.sweep", "schedule": settings.sweep_interval,
-                      "options": {"expires": settings.sweep_interval * 0.9, "queue": Queue.INDEX.value}},
-            "index": {"task": "stylecat.index", "schedule": settings.index_interval,
-                      "options": {"expires": settings.index_interval * 0.9, "queue": Queue.INDEX.value}},
+            "sweep": {
+                "task": SWEEP,
+                "schedule": settings.sweep_interval,
+                "options": {"expires": settings.sweep_interval * 0.9, "queue": Queue.INDEX.value},
+            },
+            "index": {
+                "task": INDEX,
+                "schedule": settings.index_interval,
+                "options": {"expires": settings.index_interval * 0.9, "queue": Queue.INDEX.value},
+            },
         },
         beat_schedule_filename=str(settings.stack_dir / "celerybeat-schedule"),
     )

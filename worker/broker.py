@@ -21,8 +21,12 @@ class QoS(kombu_redis.QoS):
         try:
             super().restore_unacked_once(stderr)
         except (AttributeError, RedisError, OSError) as exc:
-            log.warning("Redis is away: %d unacknowledged jobs stay in its unacked set and come back after "
-                        "the visibility timeout (%s)", len(self._delivered), exc)
+            log.warning(
+                "Redis is away: %d unacknowledged jobs stay in its unacked set and come back after "
+                "the visibility timeout (%s)",
+                len(self._delivered),
+                exc,
+            )
 
 
 class Channel(kombu_redis.Channel):

@@ -5,23 +5,15 @@ raises `TransientError` for the task to retry with backoff.
 """
 
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy.orm import Session
-
+from core.settings import Settings
+from db.session import SessionFactory
 from db.writes import Prediction, claim, mark_failed, record_predictions, release
+from images.fetch import FetchError, fetch
 from model.preprocess import ImageDecodeError
-from stylecat.settings import Settings
-from worker.classifiers import Classifier
-from worker.fetch import FetchError, fetch
-
-SessionFactory = Callable[[], AbstractContextManager[Session]]
-
-
-class TransientError(Exception):
-    """Worth a retry: the same call may succeed in a moment."""
+from worker.classifier import Classifier, TransientError
 
 
 @dataclass
@@ -31,13 +23,16 @@ class Summary:
     skipped: int = 0
 
 
-def categorize(*, image_ids: Sequence[int], classifier: Classifier, settings: Settings,
-               session_factory: SessionFactory) -> Summary:
+def categorize(
+    *, image_ids: Sequence[int], classifier: Classifier, settings: Settings, session_factory: SessionFactory
+) -> Summary:
     summary = Summary()
-    model, _ = classifier.classify([])  # resolves (and if needed loads) the model version first
+    model = classifier.current_model()  # resolves (and if needed loads) the model version first
     with session_factory() as session:
-        claimed = [(row.id, row.storage_ref) for row in
-                   claim(session=session, image_ids=image_ids, model=model, max_attempts=settings.max_attempts)]
+        claimed = [
+            (row.id, row.storage_ref)
+            for row in claim(session=session, image_ids=image_ids, model=model, max_attempts=settings.max_attempts)
+        ]
     summary.skipped = len(set(image_ids)) - len(claimed)
 
     try:
@@ -55,8 +50,9 @@ def categorize(*, image_ids: Sequence[int], classifier: Classifier, settings: Se
         if isinstance(result, ImageDecodeError):
             errors[image_id] = (result.code, result.message)
         else:
-            predictions.append(Prediction(image_id=image_id, style=result.pred, probs=result.probs,
-                                          latency_ms=round(latency_ms, 3)))
+            predictions.append(
+                Prediction(image_id=image_id, style=result.pred, probs=result.probs, latency_ms=round(latency_ms, 3))
+            )
     with session_factory() as session:
         record_predictions(session=session, predictions=predictions, model=model)
         for image_id, (code, message) in errors.items():
@@ -66,8 +62,9 @@ def categorize(*, image_ids: Sequence[int], classifier: Classifier, settings: Se
     return summary
 
 
-def _fetch_all(claimed: list[tuple[int, str]], settings: Settings
-               ) -> tuple[list[tuple[int, bytes]], dict[int, tuple[str, str]]]:
+def _fetch_all(
+    claimed: list[tuple[int, str]], settings: Settings
+) -> tuple[list[tuple[int, bytes]], dict[int, tuple[str, str]]]:
     fetched: list[tuple[int, bytes]] = []
     errors: dict[int, tuple[str, str]] = {}
     for image_id, ref in claimed:

@@ -16,16 +16,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import boto3
-from PIL import Image
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from PIL import Image
 
+from core.settings import Settings
 from db.writes import ModelRef
 from model.predictor import StyleResult
 from model.preprocess import ImageDecodeError, load_image
-from stylecat.settings import Settings
-from worker.categorize import TransientError
-from worker.classifiers import Results
+from worker.classifier import Results, TransientError
 
 PAYLOAD_BUDGET = 5_500_000  # bytes of JSON per request, under SageMaker's 6,291,456
 SHRINK_OVER = 1_000_000  # bytes: larger images are re-encoded at most SHRINK_TO px before sending
@@ -47,8 +46,12 @@ class SageMakerClassifier:
         self.settings = settings
         self.recheck = recheck
         config = Config(connect_timeout=5, read_timeout=70, retries={"mode": "standard", "total_max_attempts": 2})
-        self.client = boto3.client("sagemaker-runtime", region_name=settings.aws_region,
-                                   endpoint_url=settings.sagemaker_endpoint_url, config=config)
+        self.client = boto3.client(
+            "sagemaker-runtime",
+            region_name=settings.aws_region,
+            endpoint_url=settings.sagemaker_endpoint_url,
+            config=config,
+        )
         self._lock = threading.Lock()
         self._model: ModelRef | None = None
         self._seen_at = 0.0
@@ -56,8 +59,11 @@ class SageMakerClassifier:
     def _invoke(self, refs: list[str]) -> dict[str, Any]:
         try:
             response = self.client.invoke_endpoint(
-                EndpointName=self.settings.sagemaker_endpoint, ContentType="application/json",
-                Accept="application/json", Body=json.dumps({"inputs": refs}))
+                EndpointName=self.settings.sagemaker_endpoint,
+                ContentType="application/json",
+                Accept="application/json",
+                Body=json.dumps({"inputs": refs}),
+            )
         except ClientError as exc:
             error = exc.response.get("Error", {})
             status = int(exc.response.get("OriginalStatusCode") or exc.response["ResponseMetadata"]["HTTPStatusCode"])
@@ -71,8 +77,11 @@ class SageMakerClassifier:
         answer: dict[str, Any] = json.loads(response["Body"].read())
         model = answer.get("model") or {}
         with self._lock:
-            self._model = ModelRef(name=str(model.get("name", self.settings.model_name)),
-                                   version=str(model.get("version", "unknown")), backend="sagemaker")
+            self._model = ModelRef(
+                name=str(model.get("name", self.settings.model_name)),
+                version=str(model.get("version", "unknown")),
+                backend="sagemaker",
+            )
             self._seen_at = time.monotonic()
         return answer
 
@@ -91,8 +100,15 @@ class SageMakerClassifier:
                 return [ImageDecodeError("endpoint_refused", refused.message)]
             middle = len(refs) // 2
             return self._classify_chunk(refs[:middle]) + self._classify_chunk(refs[middle:])
-        return [ImageDecodeError(p["error"]["code"], p["error"]["message"]) if "error" in p
-                else StyleResult(pred=p["pred"], probs=p["probs"]) for p in predictions]
+        return [
+            ImageDecodeError(p["error"]["code"], p["error"]["message"])
+            if "error" in p
+            else StyleResult(pred=p["pred"], probs=p["probs"])
+            for p in predictions
+        ]
+
+    def current_model(self) -> ModelRef:
+        return self._current()
 
     def classify(self, items: Sequence[bytes]) -> tuple[ModelRef, Results]:
         if not items:

@@ -22,20 +22,28 @@ class SweepResult:
     failed: int
 
 
-def sweep(*, session: Session, stale_after: float, max_attempts: int, queues_empty: bool,
-          limit: int = 5000) -> SweepResult:
+def sweep(
+    *, session: Session, stale_after: float, max_attempts: int, queues_empty: bool, limit: int = 5000
+) -> SweepResult:
     statuses = [ImageStatus.PROCESSING.value] + ([ImageStatus.QUEUED.value] if queues_empty else [])
     stale = session.execute(
         select(Image.id, Image.attempts)
         .where(Image.status.in_(statuses), Image.updated_at < func.now() - timedelta(seconds=stale_after))
-        .order_by(Image.id).limit(limit).with_for_update(skip_locked=True)
+        .order_by(Image.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     ).all()
     exhausted = [image_id for image_id, attempts in stale if attempts >= max_attempts]
     retry = [image_id for image_id, attempts in stale if attempts < max_attempts]
     for image_id in exhausted:
-        mark_failed(session=session, image_id=image_id, code="too_many_attempts",
-                    message=f"still unfinished after {max_attempts} attempts")
+        mark_failed(
+            session=session,
+            image_id=image_id,
+            code="too_many_attempts",
+            message=f"still unfinished after {max_attempts} attempts",
+        )
     if retry:
-        session.execute(update(Image).where(Image.id.in_(retry))
-                        .values(status=ImageStatus.QUEUED.value, updated_at=func.now()))
+        session.execute(
+            update(Image).where(Image.id.in_(retry)).values(status=ImageStatus.QUEUED.value, updated_at=func.now())
+        )
     return SweepResult(requeue=retry, failed=len(exhausted))

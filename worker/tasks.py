@@ -12,21 +12,29 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 from sqlalchemy.exc import OperationalError
 
+from core.queues import CATEGORIZE, INDEX, INDEX_PENDING_KEY, SWEEP, Queue
+from core.settings import get_settings
 from db.session import get_engine, session_scope
-from producer.enqueue import CATEGORIZE, INDEX, INDEX_PENDING_KEY, enqueue_batch, redis_client, request_indexing
 from search.client import get_client
 from search.indexer import index_pending
-from stylecat.settings import get_settings
-from worker.app import Queue, app
-from worker.categorize import TransientError, categorize, fail_all
-from worker.classifiers import get_classifier, torch_threads
+from worker.app import app
+from worker.backends import get_classifier
+from worker.categorize import categorize, fail_all
+from worker.classifier import TransientError
+from worker.dispatch import Priority, categorize_queues_empty, enqueue_batch, redis_client, request_indexing
+from worker.local import torch_threads
 from worker.sweeper import sweep
 
 log = logging.getLogger(__name__)
 
 TRANSIENT = (OperationalError, TransientError, redis.ConnectionError, ConnectionError, TimeoutError)
-RETRY = {"autoretry_for": TRANSIENT, "retry_backoff": 2, "retry_backoff_max": 120, "retry_jitter": True,
-         "max_retries": 10}
+RETRY = {
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 2,
+    "retry_backoff_max": 120,
+    "retry_jitter": True,
+    "max_retries": 10,
+}
 
 
 @worker_process_init.connect
@@ -46,8 +54,9 @@ def _redis() -> redis.Redis:
 def categorize_task(self: Task, image_ids: list[int]) -> dict[str, int]:
     settings = get_settings()
     try:
-        summary = categorize(image_ids=image_ids, classifier=get_classifier(), settings=settings,
-                             session_factory=session_scope)
+        summary = categorize(
+            image_ids=image_ids, classifier=get_classifier(), settings=settings, session_factory=session_scope
+        )
     except SoftTimeLimitExceeded:
         _after_time_limit(image_ids, self.request.delivery_info or {})
         request_indexing()
@@ -60,11 +69,14 @@ def _after_time_limit(image_ids: list[int], delivery_info: dict[str, str]) -> No
     """A lone image that overran is failed with `time_limit`. In a batch the culprit is unknown, so
     each image runs again on its own: the healthy ones finish and only the culprit is failed."""
     if len(image_ids) == 1:
-        fail_all(image_ids=image_ids, code="time_limit",
-                 message=f"categorization took longer than {get_settings().task_soft_time_limit} s",
-                 session_factory=session_scope)
+        fail_all(
+            image_ids=image_ids,
+            code="time_limit",
+            message=f"categorization took longer than {get_settings().task_soft_time_limit} s",
+            session_factory=session_scope,
+        )
         return
-    priority = "backfill" if delivery_info.get("routing_key") == Queue.BACKFILL.value else "live"
+    priority: Priority = "backfill" if delivery_info.get("routing_key") == Queue.BACKFILL.value else "live"
     log.warning("batch of %d images overran its time limit; running each on its own", len(image_ids))
     for image_id in image_ids:
         enqueue_batch([image_id], priority)
@@ -73,24 +85,28 @@ def _after_time_limit(image_ids: list[int], delivery_info: dict[str, str]) -> No
 @app.task(name=INDEX, acks_late=True, **RETRY)
 def index_task() -> dict[str, int]:
     _redis().delete(INDEX_PENDING_KEY)  # writes from now on schedule the next run
-    report = index_pending(session_factory=session_scope, client=get_client(), alias=get_settings().opensearch_index,
-                           max_batches=2)
+    report = index_pending(
+        session_factory=session_scope, client=get_client(), alias=get_settings().opensearch_index, max_batches=2
+    )
     if report.more:  # yield the worker to live tasks, then carry on
         request_indexing()
     return {"indexed": report.indexed, "stale": report.stale, "errors": report.errors}
 
 
-@app.task(name="stylecat.sweep", acks_late=True, **RETRY)
+@app.task(name=SWEEP, acks_late=True, **RETRY)
 def sweep_task() -> dict[str, int]:
     settings = get_settings()
     client = _redis()
-    queues_empty = client.llen(Queue.LIVE.value) + client.llen(Queue.BACKFILL.value) == 0
+    queues_empty = categorize_queues_empty(client)
     with session_scope() as session:
-        result = sweep(session=session, stale_after=settings.stale_after, max_attempts=settings.max_attempts,
-                       queues_empty=queues_empty)
+        result = sweep(
+            session=session,
+            stale_after=settings.stale_after,
+            max_attempts=settings.max_attempts,
+            queues_empty=queues_empty,
+        )
     for start in range(0, len(result.requeue), settings.backfill_batch_size):
-        enqueue_batch(result.requeue[start:start + settings.backfill_batch_size], "live")
+        enqueue_batch(result.requeue[start : start + settings.backfill_batch_size], "live")
     if result.failed:
         request_indexing()
     return {"requeued": len(result.requeue), "failed": result.failed}
-

@@ -46,9 +46,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_images"),
-        sa.CheckConstraint(
-            "status IN ('queued', 'processing', 'categorized', 'failed')", name="ck_images_status"
-        ),
+        sa.CheckConstraint("status IN ('queued', 'processing', 'categorized', 'failed')", name="ck_images_status"),
         sa.CheckConstraint(f"style IS NULL OR style IN ({STYLES})", name="ck_images_style"),
         sa.CheckConstraint(
             "style_source IS NULL OR style_source IN ('model', 'review')", name="ck_images_style_source"

@@ -26,8 +26,9 @@ def upgrade() -> None:
         sa.Column("scopes", postgresql.ARRAY(sa.String(16)), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("cardinality(scopes) > 0 AND scopes <@ ARRAY['upload', 'review']::varchar[]",
-                           name="ck_api_keys_scopes"),
+        sa.CheckConstraint(
+            "cardinality(scopes) > 0 AND scopes <@ ARRAY['upload', 'review']::varchar[]", name="ck_api_keys_scopes"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_api_keys"),
         sa.UniqueConstraint("key_hash", name="uq_api_keys_key_hash"),
     )

@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
@@ -21,6 +22,7 @@ from model.corpus.packages import PackageError, debian_package, node_tools, npm_
 from model.corpus.sources import Source
 
 JS = Path(__file__).with_name("js")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -62,23 +64,34 @@ def iconify_icons(cache: Path, package: str, version: str, rules: tuple[str, ...
     """The set's icons (name, body, width, height) that the suffix `rules` keep, aliases excluded."""
     data = json.loads((npm_package(cache, package, version) / "icons.json").read_text())
     width, height = data.get("width", 16), data.get("height", 16)
-    return [{"name": name, "body": icon["body"], "width": icon.get("width", width), "height": icon.get("height", height)}
-            for name, icon in sorted(data["icons"].items()) if not icon.get("hidden") and _keep(name, rules)]
+    return [
+        {"name": name, "body": icon["body"], "width": icon.get("width", width), "height": icon.get("height", height)}
+        for name, icon in sorted(data["icons"].items())
+        if not icon.get("hidden") and _keep(name, rules)
+    ]
 
 
 def _svg(icon: dict[str, object]) -> str:
     w, h = icon["width"], icon["height"]
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}">'
-            f'{icon["body"]}</svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}">{icon["body"]}</svg>'
+    )
 
 
-def _choose(items: list, n: int, rng: np.random.Generator) -> list:  # type: ignore[type-arg]
+def _choose(items: list[T], n: int, rng: np.random.Generator) -> list[T]:
     return [items[i] for i in sorted(rng.permutation(len(items))[:n])]
 
 
 def _node(folder: Path, script: str, args: list[str], stdin: str = "") -> list[dict[str, str]]:
-    done = subprocess.run(["node", str(JS / script), *args], cwd=folder, input=stdin, capture_output=True,
-                          text=True, timeout=1800, env={**os.environ, "NODE_PATH": str(folder / "node_modules")})
+    done = subprocess.run(
+        ["node", str(JS / script), *args],
+        cwd=folder,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "NODE_PATH": str(folder / "node_modules")},
+    )
     if done.returncode != 0:
         raise PackageError(f"node {script} {' '.join(args)} failed: {done.stderr.strip()[-600:]}")
     return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
@@ -117,8 +130,9 @@ def artworks(source: Source, cache: Path, n: int, seed: int) -> Iterator[Art]:
         for item in _node(folder, "dicebear.js", [style, str(n), str(seed)]):
             yield Art(item["name"], svg=item["svg"])
     elif source.kind == "sketch":
-        icons = [icon for package, version in source.bases
-                 for icon in iconify_icons(cache, package, version, source.paths)]
+        icons = [
+            icon for package, version in source.bases for icon in iconify_icons(cache, package, version, source.paths)
+        ]
         folder = node_tools(cache, source.tools)
         chosen = _choose(icons, n, rng)
         mode = "pen" if source.package == "perfect-freehand" else "rough"

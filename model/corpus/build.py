@@ -17,11 +17,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from core.styles import STYLES
 from model.corpus import render
 from model.corpus.art import Art, artworks
 from model.corpus.sources import Source
 from model.dataset import SOURCE_SEPARATOR
-from stylecat.styles import STYLES
 
 MANIFEST = "manifest.csv"
 ATTRIBUTION = "ATTRIBUTION.md"
@@ -77,29 +77,49 @@ def _prepare(folder: Path, overwrite: bool) -> None:
 
 
 def _attribution(sources: list[Source], counts: dict[str, int]) -> str:
-    lines = ["# Attribution", "",
-             "The images in this corpus are renders of the artworks below (re-drawn by a renderer where",
-             "the source says so). Each is used under its licence; CC BY works require this credit.", "",
-             "| source | style | images | artwork | package | licence |", "|---|---|---|---|---|---|"]
+    lines = [
+        "# Attribution",
+        "",
+        "The images in this corpus are renders of the artworks below (re-drawn by a renderer where",
+        "the source says so). Each is used under its licence; CC BY works require this credit.",
+        "",
+        "| source | style | images | artwork | package | licence |",
+        "|---|---|---|---|---|---|",
+    ]
     for s in sources:
-        lines.append(f"| {s.name} | {s.style} | {counts.get(s.name, 0)} | {s.credit} | {s.package} {s.version} "
-                     f"| {s.licence} |")
+        lines.append(
+            f"| {s.name} | {s.style} | {counts.get(s.name, 0)} | {s.credit} | {s.package} {s.version} | {s.licence} |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def build(folder: Path, sources: list[Source], *, cache: Path, per_source: int, seed: int,
-          overwrite: bool = False, workers: int = 2) -> tuple[int, list[str]]:
+def build(
+    folder: Path,
+    sources: list[Source],
+    *,
+    cache: Path,
+    per_source: int,
+    seed: int,
+    overwrite: bool = False,
+    workers: int = 2,
+) -> tuple[int, list[str]]:
     """Render up to `per_source` images of every source into `folder`; returns the number written
     and the artworks that could not be rendered."""
     _prepare(folder, overwrite)
-    jobs = [Job(source, index, art, seed) for source in tqdm(sources, desc="collecting art", unit="source")
-            for index, art in enumerate(artworks(source, cache, per_source, seed))]
+    jobs = [
+        Job(source, index, art, seed)
+        for source in tqdm(sources, desc="collecting art", unit="source")
+        for index, art in enumerate(artworks(source, cache, per_source, seed))
+    ]
     rows: list[tuple[str, ...]] = []
     failures: list[str] = []
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         results = pool.imap(_WriteInto(folder), jobs, chunksize=8)
         for result in tqdm(results, total=len(jobs), desc="rendering", unit="image"):
-            (failures.append if isinstance(result, str) else rows.append)(result)  # type: ignore[arg-type]
+            if isinstance(result, str):
+                failures.append(result)
+            else:
+                rows.append(result)
     with (folder / MANIFEST).open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)

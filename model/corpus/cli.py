@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from stylecat.settings import get_settings
+from core.settings import get_settings
 
 dataset_app = typer.Typer(help="The training corpus of real, human-made illustrations.", no_args_is_help=True)
 
@@ -17,7 +17,9 @@ def _fail(message: str) -> None:
 
 @dataset_app.command("build")
 def build(
-    folder: Annotated[Path, typer.Argument(help="Output folder: DIR/<style>/<source>--<n>.<ext>, manifest, attribution.")],
+    folder: Annotated[
+        Path, typer.Argument(help="Output folder: DIR/<style>/<source>--<n>.<ext>, manifest, attribution.")
+    ],
     per_source: Annotated[int, typer.Option(min=1, help="Images per source (fewer if the source has fewer).")] = 400,
     seed: Annotated[int, typer.Option(help="Chooses the artworks and how they are presented.")] = 1,
     source: Annotated[list[str] | None, typer.Option("--source", help="Only these sources (repeatable).")] = None,
@@ -25,14 +27,22 @@ def build(
     overwrite: Annotated[bool, typer.Option(help="Replace a corpus already in FOLDER.")] = False,
 ) -> None:
     """Download the pinned art packages (cached), render them as uploads look, write the corpus."""
-    from model.corpus.build import CorpusError, build as run_build
+    from model.corpus.build import CorpusError
+    from model.corpus.build import build as run_build
     from model.corpus.packages import PackageError
     from model.corpus.sources import by_name
 
     try:
         chosen = by_name(source)
-        written, failures = run_build(folder, chosen, cache=get_settings().cache_dir, per_source=per_source,
-                                      seed=seed, overwrite=overwrite, workers=workers)
+        written, failures = run_build(
+            folder,
+            chosen,
+            cache=get_settings().cache_dir,
+            per_source=per_source,
+            seed=seed,
+            overwrite=overwrite,
+            workers=workers,
+        )
     except (CorpusError, PackageError, ValueError) as exc:
         _fail(str(exc))
     for failure in failures:

@@ -62,7 +62,16 @@ def node_tools(cache: Path, packages: dict[str, str]) -> Path:
     if not (folder / "node_modules" / ".stylecat-complete").exists():
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "package.json").write_text('{"private": true}\n')
-        _run(["npm", "install", "--no-audit", "--no-fund", "--silent",
-              *[f"{name}@{version}" for name, version in packages.items()]], folder)
+        _run(
+            [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                *[f"{name}@{version}" for name, version in packages.items()],
+            ],
+            folder,
+        )
         (folder / "node_modules" / ".stylecat-complete").touch()
     return folder

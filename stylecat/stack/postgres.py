@@ -62,14 +62,27 @@ class Postgres(Service):
             shutil.chown(self.cluster, "postgres", "postgres")
             shutil.chown(self.sockets, "postgres", "postgres")
         if not (self.data / "PG_VERSION").exists():
-            run(self._as_server_user(
-                [_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth-local=trust",
-                 "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8"]
-            ))
+            run(
+                self._as_server_user(
+                    [
+                        _bin("initdb"),
+                        "-D",
+                        str(self.data),
+                        "-U",
+                        "postgres",
+                        "--auth-local=trust",
+                        "--auth-host=scram-sha-256",
+                        "--encoding=UTF8",
+                        "--locale=C.UTF-8",
+                    ]
+                )
+            )
         options = f"-p {self.port} -k {self.sockets} -c listen_addresses={self.host}"
-        run(self._as_server_user(
-            [_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"]
-        ))
+        run(
+            self._as_server_user(
+                [_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"]
+            )
+        )
         wait_until(self.reachable, "PostgreSQL", 30, self.log)
 
     def _stop(self) -> None:
@@ -81,20 +94,26 @@ class Postgres(Service):
         """Create the configured role (allowed to create test databases) and database, if missing."""
         if not self.started_by_stack:
             return
-        user, password, database = self.url.username, self.url.password, self.url.database
-        with psycopg.connect(host=str(self.sockets), port=self.port, user="postgres", dbname="postgres",
-                             autocommit=True) as conn:
+        user, password, database = str(self.url.username), self.url.password, str(self.url.database)
+        with psycopg.connect(
+            host=str(self.sockets), port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone():
-                conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
-                    sql.Identifier(user), sql.Literal(password)))
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                        sql.Identifier(user), sql.Literal(password)
+                    )
+                )
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
-                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(database), sql.Identifier(user)))
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(user))
+                )
 
     def describe(self) -> str:
         try:
-            with psycopg.connect(self.url.set(drivername="postgresql").render_as_string(hide_password=False),
-                                 connect_timeout=3) as conn:
+            with psycopg.connect(
+                self.url.set(drivername="postgresql").render_as_string(hide_password=False), connect_timeout=3
+            ) as conn:
                 return str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
         except psycopg.Error as exc:
             return f"reachable, but login failed: {str(exc).strip().splitlines()[0]}"

@@ -5,7 +5,8 @@ from urllib.parse import urlsplit
 
 import redis
 
-from stylecat.stack.base import Service, StackError, run, stop_pid, wait_until
+from stylecat import processes
+from stylecat.stack.base import Service, StackError, run, wait_until
 
 
 class Redis(Service):
@@ -34,9 +35,23 @@ class Redis(Service):
         if not server:
             raise StackError("redis-server not found: install Redis (`apt-get install redis-server`)")
         cmd = [
-            server, "--bind", self.host, "--port", str(self.port), "--dir", str(self.home),
-            "--daemonize", "yes", "--pidfile", str(self.pid_file), "--logfile", str(self.log),
-            "--appendonly", "yes", "--maxmemory-policy", "noeviction",
+            server,
+            "--bind",
+            self.host,
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.home),
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(self.pid_file),
+            "--logfile",
+            str(self.log),
+            "--appendonly",
+            "yes",
+            "--maxmemory-policy",
+            "noeviction",
         ]
         if self.password:
             cmd += ["--requirepass", self.password]
@@ -44,7 +59,7 @@ class Redis(Service):
         wait_until(self.reachable, "Redis", 15, self.log)
 
     def _stop(self) -> None:
-        stop_pid(self.pid_file)
+        processes.stop(self.pid_file)
 
     def describe(self) -> str:
         try:

@@ -1,31 +1,24 @@
-"""Classifier backends behind one interface: `local` runs the CNN in this process, `sagemaker`
-calls an endpoint (worker/sagemaker.py). Each worker process builds its classifier once, lazily
-(never in the parent before the fork), and the local one follows the registry alias when it moves."""
+"""The `local` classifier backend: the CNN in this worker process.
+
+Each worker process builds it once, lazily (never in the parent before the fork), and follows the
+registry alias when it moves.
+"""
 
 import logging
 import os
 import threading
 import time
 from collections.abc import Sequence
-from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
+from core.settings import Settings
 from db.writes import ModelRef
-from model.preprocess import ImageDecodeError
-from stylecat.settings import Settings, get_settings
+from worker.classifier import Results
 
 if TYPE_CHECKING:
-    from model.predictor import StylePredictor, StyleResult
+    from model.predictor import StylePredictor
 
 log = logging.getLogger(__name__)
-
-Results = list["StyleResult | ImageDecodeError"]
-
-
-class Classifier(Protocol):
-    def classify(self, items: Sequence[bytes]) -> tuple[ModelRef, Results]:
-        """Per item a result or the decode error of that item, and the model version that ran."""
-        ...
 
 
 class LocalClassifier:
@@ -58,17 +51,10 @@ class LocalClassifier:
         model, predictor = self._current()
         return model, predictor.predict(items, self.settings.max_image_pixels)
 
+    def current_model(self) -> ModelRef:
+        return self._current()[0]
+
 
 def torch_threads(settings: Settings, concurrency: int) -> int:
     """Threads per process so that prefork children don't oversubscribe the cores."""
     return settings.torch_threads or max(1, (os.cpu_count() or 1) // max(1, concurrency))
-
-
-@lru_cache
-def get_classifier() -> Classifier:
-    settings = get_settings()
-    if settings.classifier == "sagemaker":
-        from worker.sagemaker import SageMakerClassifier
-
-        return SageMakerClassifier(settings)
-    return LocalClassifier(settings)

@@ -1,16 +1,23 @@
-"""FastAPI dependencies: one database session per request, the settings, and API-key scopes."""
+"""FastAPI dependencies: one database session per request, the settings, API-key scopes, and
+`commit_then_send`, the one place a route commits and then enqueues."""
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException
+import redis
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy.orm import Session
 
+from core.settings import Settings, get_settings
 from db.models import ApiKey, Scope
 from db.session import session_factory
 from producer.apikeys import authenticate
-from stylecat.settings import Settings, get_settings
+from stylecat.api.errors import ApiError
+
+log = logging.getLogger(__name__)
 
 
 def get_db() -> Iterator[Session]:
@@ -25,8 +32,8 @@ bearer = HTTPBearer(auto_error=False, description="An API key from `stylecat key
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def _unauthenticated(code: str, message: str) -> HTTPException:
-    return HTTPException(401, {"code": code, "message": message}, headers={"WWW-Authenticate": "Bearer"})
+def _unauthenticated(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message, headers={"WWW-Authenticate": "Bearer"})
 
 
 def require(scope: Scope) -> Callable[[Session, HTTPAuthorizationCredentials | None], ApiKey]:
@@ -39,7 +46,7 @@ def require(scope: Scope) -> Callable[[Session, HTTPAuthorizationCredentials | N
         if key is None:
             raise _unauthenticated("invalid_key", "unknown or revoked API key")
         if scope.value not in key.scopes:
-            raise HTTPException(403, {"code": "forbidden", "message": f"this key lacks the `{scope}` scope"})
+            raise ApiError(403, "forbidden", f"this key lacks the `{scope}` scope")
         return key
 
     return check
@@ -47,3 +54,14 @@ def require(scope: Scope) -> Callable[[Session, HTTPAuthorizationCredentials | N
 
 UploadKey = Annotated[ApiKey, Depends(require(Scope.UPLOAD))]
 ReviewKey = Annotated[ApiKey, Depends(require(Scope.REVIEW))]
+
+
+def commit_then_send(session: Session, send: Callable[[], None], what: str) -> None:
+    """Commit, then send: a worker must find the row the message names. If Redis is down at that
+    moment the row is committed all the same and the periodic sweeper (or indexer sweep) sends it
+    later, so the request still succeeds."""
+    session.commit()
+    try:
+        send()
+    except (KombuOperationalError, redis.RedisError, OSError):
+        log.warning("could not %s now; the periodic sweep will", what, exc_info=True)

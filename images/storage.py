@@ -11,10 +11,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from stylecat.settings import Settings, get_settings
+from core.formats import EXTENSIONS
+from core.settings import Settings, get_settings
 
 LOCAL_PREFIX = "local:"
-_LOCAL_KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}\.(jpg|png|webp|gif|bmp|tiff)$")
+_LOCAL_KEY = re.compile(rf"^[0-9a-f]{{2}}/[0-9a-f]{{64}}\.({'|'.join(EXTENSIONS)})$")
 
 
 class StorageError(Exception):
@@ -48,7 +49,8 @@ def store(data: bytes, *, sha256: str, extension: str, content_type: str, settin
     if settings.storage == "s3":
         s3_key = f"{settings.s3_prefix}{key}"
         s3_client(settings.s3_endpoint_url, settings.aws_region).put_object(
-            Bucket=settings.s3_bucket, Key=s3_key, Body=data, ContentType=content_type)
+            Bucket=settings.s3_bucket, Key=s3_key, Body=data, ContentType=content_type
+        )
         return f"s3://{settings.s3_bucket}/{s3_key}"
     ref = LOCAL_PREFIX + key
     path = local_path(ref, settings)

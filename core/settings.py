@@ -111,13 +111,21 @@ class Settings(BaseSettings):
     """JDK for the local OpenSearch node; default: the newest under /usr/lib/jvm or `java` on PATH."""
 
     @model_validator(mode="after")
-    def _derive_paths(self) -> "Settings":
+    def _check_time_limits(self) -> "Settings":
         if self.broker_visibility_timeout <= self.task_time_limit:
             raise ValueError("broker_visibility_timeout must exceed task_time_limit, or jobs run twice")
         if self.stale_after <= self.task_time_limit:
             raise ValueError("stale_after must exceed task_time_limit, or the sweeper re-runs live tasks")
+        return self
+
+    @model_validator(mode="after")
+    def _check_production_secrets(self) -> "Settings":
         if self.environment == "production":
             self._refuse_placeholder_secrets()
+        return self
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> "Settings":
         self.stack_dir = self.stack_dir.expanduser().resolve()
         self.cache_dir = self.cache_dir.expanduser().resolve()
         self.storage_dir = (self.storage_dir or self.stack_dir / "images").expanduser().resolve()

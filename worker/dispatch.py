@@ -1,4 +1,5 @@
-"""Put categorization jobs on the queues. Jobs carry ids only; call after the row's transaction commits.
+"""Sending work to the queues, and how deep they are: the one place the API, the CLI, the tasks
+and the sweeper go through. Jobs carry ids only; enqueue after the row's transaction commits.
 
 Sent by task name, so the caller (the API, a host application) never imports the worker's torch code.
 """
@@ -9,12 +10,9 @@ from typing import Literal
 
 import redis
 
-from stylecat.settings import get_settings
-from worker.app import Queue, app
-
-CATEGORIZE = "stylecat.categorize"
-INDEX = "stylecat.index"
-INDEX_PENDING_KEY = "stylecat:index-scheduled"
+from core.queues import CATEGORIZE, INDEX, INDEX_PENDING_KEY, Queue
+from core.settings import get_settings
+from worker.app import app
 
 Priority = Literal["live", "backfill"]
 
@@ -39,5 +37,16 @@ def request_indexing() -> None:
     """Debounced: at most one indexing run is scheduled at a time, and writes meanwhile join it
     (the index task clears the key when it starts)."""
     settings = get_settings()
-    if redis_client(settings.redis_url).set(INDEX_PENDING_KEY, 1, nx=True, ex=max(5, int(settings.index_debounce * 10))):
+    if redis_client(settings.redis_url).set(
+        INDEX_PENDING_KEY, 1, nx=True, ex=max(5, int(settings.index_debounce * 10))
+    ):
         app.send_task(INDEX, queue=Queue.INDEX.value, countdown=settings.index_debounce)
+
+
+def depths(client: redis.Redis, queues: Sequence[Queue] = tuple(Queue)) -> dict[Queue, int]:
+    """Messages waiting in each queue."""
+    return {queue: int(client.llen(queue.value)) for queue in queues}
+
+
+def categorize_queues_empty(client: redis.Redis) -> bool:
+    return sum(depths(client, (Queue.LIVE, Queue.BACKFILL)).values()) == 0

@@ -16,8 +16,8 @@ from urllib.parse import urljoin, urlsplit
 import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from producer.storage import LOCAL_PREFIX, StorageError, local_path, s3_client
-from stylecat.settings import Settings
+from core.settings import Settings
+from images.storage import LOCAL_PREFIX, StorageError, local_path, s3_client
 
 MAX_REDIRECTS = 3
 
@@ -72,7 +72,7 @@ def _fetch_s3(ref: str, settings: Settings) -> bytes:
         head = client.head_object(Bucket=bucket, Key=key)
         if head["ContentLength"] > settings.max_upload_bytes:
             raise FetchError("too_large", f"{ref} is {head['ContentLength']} bytes, over {settings.max_upload_bytes}")
-        return client.get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[no-any-return]
+        return bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("404", "NoSuchKey", "NoSuchBucket", "403", "AccessDenied"):
@@ -91,8 +91,9 @@ def check_url(url: str, settings: Settings) -> str:
     if settings.url_allowed_hosts and host not in settings.url_allowed_hosts:
         raise FetchError("forbidden_url", f"host {host!r} is not in STYLECAT_URL_ALLOWED_HOSTS")
     try:
-        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
-                                   type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(
+            host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
     except socket.gaierror:
         raise FetchError("fetch_failed", f"cannot resolve {host!r}", transient=True) from None
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
@@ -106,23 +107,40 @@ def fetch_url(url: str, settings: Settings) -> bytes:
     for _ in range(MAX_REDIRECTS + 1):
         address = check_url(url, settings)
         parts = urlsplit(url)
-        pool_class = urllib3.HTTPSConnectionPool if parts.scheme == "https" else urllib3.HTTPConnectionPool
-        tls = {"server_hostname": parts.hostname, "assert_hostname": parts.hostname} if parts.scheme == "https" else {}
-        pool = pool_class(address, parts.port, timeout=urllib3.Timeout(connect=3, read=settings.fetch_timeout),
-                          retries=False, **tls)
+        timeout = urllib3.Timeout(connect=3, read=settings.fetch_timeout)
+        pool: urllib3.HTTPConnectionPool
+        if parts.scheme == "https":  # connect to the checked address, verify the certificate for the name
+            pool = urllib3.HTTPSConnectionPool(
+                address,
+                parts.port,
+                timeout=timeout,
+                retries=False,
+                server_hostname=parts.hostname,
+                assert_hostname=parts.hostname,
+            )
+        else:
+            pool = urllib3.HTTPConnectionPool(address, parts.port, timeout=timeout, retries=False)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         response = None
         try:
-            response = pool.urlopen("GET", target, headers={"Host": parts.netloc, "Accept": "image/*"},
-                                    redirect=False, preload_content=False)
+            response = pool.urlopen(
+                "GET",
+                target,
+                headers={"Host": parts.netloc, "Accept": "image/*"},
+                redirect=False,
+                preload_content=False,
+            )
             if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
                 url = urljoin(url, response.headers["Location"])
                 continue
             if response.status == 404:
                 raise FetchError("not_found", f"{url[:200]} answered 404")
             if response.status >= 400:
-                raise FetchError("fetch_failed", f"{url[:200]} answered {response.status}",
-                                 transient=response.status >= 500 or response.status == 429)
+                raise FetchError(
+                    "fetch_failed",
+                    f"{url[:200]} answered {response.status}",
+                    transient=response.status >= 500 or response.status == 429,
+                )
             return _read_capped(response, settings.max_upload_bytes, deadline, url)
         except urllib3.exceptions.HTTPError as exc:
             raise FetchError("fetch_failed", f"{url[:200]}: {exc}", transient=True) from None

@@ -1,0 +1,20 @@
+"""The queue contract: queue names, task names and the indexer's debounce key.
+
+This module imports nothing, so anyone (API, CLI, tests, benchmarks) can name a queue without
+building the Celery app; worker/app.py binds the queues and worker/dispatch.py sends to them.
+"""
+
+from enum import StrEnum
+
+
+class Queue(StrEnum):
+    LIVE = "categorize.live"
+    BACKFILL = "categorize.backfill"
+    INDEX = "index"
+
+
+CATEGORIZE = "stylecat.categorize"
+INDEX = "stylecat.index"
+SWEEP = "stylecat.sweep"
+INDEX_PENDING_KEY = "stylecat:index-scheduled"
+"""Set while an indexing run is scheduled, so that writes meanwhile join it (debounce)."""

@@ -1,0 +1,34 @@
+"""The API's one error type and the one body every refusal has:
+`{"error": {"code": "<machine-readable>", "message": "<for people>"}}`.
+
+    ApiError(status, code, message)      raised by routes and dependencies
+    ├── 401/403  unauthenticated, invalid_key, forbidden              (deps.py)
+    ├── 404      not_found                                            (images.py)
+    ├── 413/415/422  too_large, unsupported_type, empty, ...          (producer.uploads.UploadRejected)
+    ├── 422      unknown_style, page_too_deep, unsafe_url, ...        (search.py, images.fetch.FetchError)
+    └── 503      database_unavailable, search_unavailable             (app.py, from driver errors)
+
+Request validation (a wrong type, a missing field) keeps FastAPI's own 422 body, `{"detail": [...]}`,
+which lists every field at fault.
+"""
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+async def handle_api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.message, exc.headers)

@@ -1,0 +1,91 @@
+"""Request and response models of the HTTP API (what /docs shows)."""
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from core.styles import STYLES
+
+Style = Annotated[str, Field(pattern=f"^({'|'.join(STYLES)})$")]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+class Accepted(BaseModel):
+    id: int
+    status: str = "queued"
+    url: str
+
+
+class RegisterIn(BaseModel):
+    source: str = Field(max_length=2048, description="s3://bucket/key or an http(s) URL")
+    title: str | None = Field(default=None, max_length=500)
+
+
+class ReviewIn(BaseModel):
+    style: Style
+    reviewer: str = Field(min_length=1, max_length=200)
+
+
+class ImageOut(BaseModel):
+    id: int
+    status: str
+    style: str | None
+    confidence: float | None
+    probs: dict[str, float] | None
+    model_version: str | None
+    style_source: str | None = Field(description="`model` or `review` (a human correction, never overwritten)")
+    error: ErrorBody | None
+
+
+class SearchHit(BaseModel):
+    id: int
+    title: str | None = None
+    status: str
+    style: str | None = None
+    style_source: str | None = None
+    reviewed: bool = False
+    confidence: float | None = None
+    probs: dict[str, float] | None = None
+    model_version: str | None = None
+    width: int | None = None
+    height: int | None = None
+    created_at: str | None = None
+    predicted_at: str | None = None
+
+
+class Facets(BaseModel):
+    style: dict[str, int] = Field(description="hits per style under every filter except the style filter")
+
+
+class SearchOut(BaseModel):
+    total: int
+    hits: list[SearchHit]
+    facets: Facets
+
+
+class ServiceCheck(BaseModel):
+    ok: bool
+    version: str | None = None
+    error: str | None = None
+
+
+class HealthOut(BaseModel):
+    status: str = Field(description="`ok`, or `degraded` (then the answer is 503)")
+    services: dict[str, ServiceCheck]
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """For `responses=`: the error body every refusal has. 422 also covers FastAPI's own validation
+    body, so it is described, not given a model."""
+    return {
+        status: {"description": "see the error body's code"} if status == 422 else {"model": ErrorOut}
+        for status in statuses
+    }
