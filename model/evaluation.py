@@ -47,9 +47,10 @@ def format_report(result: dict[str, Any]) -> str:
 
 def format_sources(result: dict[str, Any]) -> str:
     """Per-source accuracy of a leave-source-out report, worst first."""
-    lines = [f"{'source':<20}{'style':<12}{'fold':>5}{'n':>6}{'accuracy':>10}"]
+    lines = [f"{'source':<20}{'style':<12}{'fold':>5}{'n':>6}{'accuracy':>10}  predicted as"]
     for name, m in sorted(result["per_source"].items(), key=lambda item: item[1]["accuracy"]):
-        lines.append(f"{name:<20}{m['style']:<12}{m['fold']:>5}{m['n']:>6}{m['accuracy']:>10.4f}")
+        called = ", ".join(f"{style} {n}" for style, n in m["predicted"].items() if n)
+        lines.append(f"{name:<20}{m['style']:<12}{m['fold']:>5}{m['n']:>6}{m['accuracy']:>10.4f}  {called}")
     return "\n".join(lines)
 
 

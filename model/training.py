@@ -37,6 +37,7 @@ from model.training_config import TrainConfig
 log = logging.getLogger(__name__)
 
 SYNTHETIC = "synthetic"
+SYNTHETIC_SHARE = 0.25
 EVALUATION = "evaluation.json"
 """Written beside exported weights: the figures the model card quotes."""
 WIDTHS = (32, 64, 128, 192, 320)
@@ -72,17 +73,24 @@ class Pool:
         )
 
 
-def sample_weights(pool: Pool) -> np.ndarray:
+def sample_weights(pool: Pool, synthetic_share: float = SYNTHETIC_SHARE) -> np.ndarray:
     """Draw probabilities: every class equally often; inside a class, a source of n images gets a
-    share ∝ sqrt(n), so no single icon family dominates its class."""
+    share ∝ sqrt(n), so no single icon family dominates its class. The synthetic images, when the
+    pool mixes them with real ones, get `synthetic_share` of all draws, so that the model keeps
+    the generator's styles (its own held-out split) while it learns the real art."""
     weights = np.zeros(len(pool))
-    present = np.unique(pool.labels)
-    for label in present:
-        in_class = pool.labels == label
-        names, counts = np.unique(pool.sources[in_class], return_counts=True)
-        source_share = np.sqrt(counts) / np.sqrt(counts).sum()
-        for name, count, share in zip(names, counts, source_share, strict=True):
-            weights[in_class & (pool.sources == name)] = share / count / len(present)
+    synthetic = pool.sources == SYNTHETIC
+    everything = np.ones(len(pool), dtype=bool)
+    mixed = synthetic.any() and (~synthetic).any()
+    parts = [(synthetic, synthetic_share), (~synthetic, 1.0 - synthetic_share)] if mixed else [(everything, 1.0)]
+    for part, share in parts:
+        present = np.unique(pool.labels[part])
+        for label in present:
+            in_class = part & (pool.labels == label)
+            names, counts = np.unique(pool.sources[in_class], return_counts=True)
+            source_share = np.sqrt(counts) / np.sqrt(counts).sum()
+            for name, count, within in zip(names, counts, source_share, strict=True):
+                weights[in_class & (pool.sources == name)] = share * within / count / len(present)
     return weights / weights.sum()
 
 
@@ -190,6 +198,7 @@ def leave_source_out(corpus: Pool, synthetic: Pool, config: TrainConfig) -> dict
             "n": int(members.sum()),
             "fold": assignment[str(name)],
             "accuracy": round(float((predicted[members] == corpus.labels[members]).mean()), 4),
+            "predicted": {style: int((predicted[members] == k).sum()) for k, style in enumerate(STYLES)},
         }
     return {
         **report(corpus.labels, predicted),

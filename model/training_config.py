@@ -8,10 +8,10 @@ from pathlib import Path
 class TrainConfig:
     data: Path | None = None
     """A labelled folder (the corpus, or exported reviews); None: the synthetic generator alone."""
-    n_train: int = 3_000
+    n_train: int = 4_000
     """Synthetic training images (mixed with the corpus, or alone)."""
     n_test: int = 2_000
-    epochs: int = 10
+    epochs: int = 12
     image_size: int = 128
     batch_size: int = 64
     lr: float = 3e-3

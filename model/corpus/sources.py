@@ -4,8 +4,9 @@ Labels were decided by looking at contact sheets of every source (`stylecat data
 a source at a time; sources (or sub-folders, or name variants) that fit no class cleanly were
 left out: logos and brand marks, monochrome filled glyphs, pixel art, flags, gradient "glass"
 avatars, emoji sets with soft half-shading (Noto v1, EmojiOne v1), icon themes that are only
-half skeuomorphic (Faenza, elementary), mixed clip-art collections, and MATE's icon theme, a
-fork of a reserved family.
+half skeuomorphic (Faenza, elementary), mixed clip-art collections, DiceBear's Open Peeps (flat
+fills inside inked outlines: as much flat as hand-drawn), and MATE's icon theme, a fork of a
+reserved family.
 
 Several sources per class, from different artists, so that leave-source-out evaluation is
 meaningful and no class is one family of icons.
@@ -166,15 +167,6 @@ SOURCES: tuple[Source, ...] = (
     Source("personas", "flat", "dicebear", "@dicebear/personas", DICEBEAR, CC_BY, "Personas by Draftbit"),
     Source("fun-emoji", "flat", "dicebear", "@dicebear/fun-emoji", DICEBEAR, CC_BY, "Fun Emoji Set by Davis Uche"),
     # --- hand_drawn: ink doodles by people, and line icons re-drawn with hand-drawing renderers
-    Source(
-        "open-peeps",
-        "hand_drawn",
-        "dicebear",
-        "@dicebear/open-peeps",
-        DICEBEAR,
-        "CC0-1.0",
-        "Open Peeps by Pablo Stanley",
-    ),
     Source("notionists", "hand_drawn", "dicebear", "@dicebear/notionists", DICEBEAR, "CC0-1.0", "Notionists by Zoish"),
     Source("lorelei", "hand_drawn", "dicebear", "@dicebear/lorelei", DICEBEAR, "CC0-1.0", "Lorelei by Lisa Wischofsky"),
     Source(
