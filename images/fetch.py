@@ -82,6 +82,23 @@ def _fetch_s3(ref: str, settings: Settings) -> bytes:
         raise FetchError("fetch_failed", f"{ref}: {exc}", transient=True) from None
 
 
+TRANSLATED = [
+    ipaddress.ip_network(network)
+    for network in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "::/96", "::ffff:0:0:0/96")
+]
+"""IPv6 ranges that carry an IPv4 address (NAT64, 6to4, IPv4-compatible, IPv4-translated): on a
+NAT64 network they reach private IPv4 hosts, yet Python 3.11's `is_global` accepts some of them."""
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return _public(address.ipv4_mapped)
+        if any(address in network for network in TRANSLATED):
+            return False
+    return address.is_global
+
+
 def check_url(url: str, settings: Settings) -> str:
     """Validate scheme and host; return the address to connect to. Raise FetchError(forbidden_url)."""
     parts = urlsplit(url)
@@ -97,7 +114,7 @@ def check_url(url: str, settings: Settings) -> str:
     except socket.gaierror:
         raise FetchError("fetch_failed", f"cannot resolve {host!r}", transient=True) from None
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    if not settings.allow_private_urls and not all(address.is_global for address in addresses):
+    if not settings.allow_private_urls and not all(_public(address) for address in addresses):
         raise FetchError("forbidden_url", f"{host!r} resolves to a non-public address")
     return str(addresses[0])
 

@@ -4,6 +4,7 @@ A stored image is named by a reference: `local:<aa>/<sha256>.<ext>` or `s3://buc
 """
 
 import re
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,10 @@ def store(data: bytes, *, sha256: str, extension: str, content_type: str, settin
     path = local_path(ref, settings)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        partial.write_bytes(data)
-        partial.replace(path)  # atomic: a reader never sees half a file
+        # a temporary file per writer: identical uploads racing here must not share one
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False
+        ) as partial:
+            partial.write(data)
+        Path(partial.name).replace(path)  # atomic: a reader never sees half a file
     return ref

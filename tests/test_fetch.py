@@ -4,7 +4,9 @@ import base64
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +83,12 @@ LOOPBACK_OK = {"allow_private_urls": True, "url_allowed_hosts": ["127.0.0.1"]}
         "http://100.64.0.1/x.png",
         "http://user@127.0.0.1:6379/",
         "https://127.1/x.png",
+        # IPv6 forms that carry a private IPv4 address (NAT64, 6to4, IPv4-compatible, -translated)
+        "http://[64:ff9b::a00:1]/x.png",
+        "http://[64:ff9b:1::a00:1]/x.png",
+        "http://[2002:a00:1::1]/x.png",
+        "http://[::10.0.0.1]/x.png",
+        "http://[::ffff:0:a00:1]/x.png",
     ],
 )
 @pytest.mark.unit
@@ -155,3 +163,20 @@ def test_local_store_round_trip_and_base64(settings: Settings) -> None:
     assert fetch(base64.b64encode(data).decode(), settings) == data
     with pytest.raises(FetchError, match="not a URL"):
         fetch("!!not base64!!", settings)
+
+
+@pytest.mark.unit
+def test_identical_uploads_racing_in_the_local_store_all_land_whole(tmp_path: Path) -> None:
+    """Writers of the same content each use their own temporary file (they once shared one)."""
+    settings = Settings(storage_dir=tmp_path)
+    data = plain_png((300, 200)) + bytes(8_000_000)  # big enough that the writes overlap
+    for round_ in range(20):
+        sha = f"{round_:02x}" + "e" * 62
+
+        def write(_: int, sha: str = sha) -> str:
+            return store(data, sha256=sha, extension="png", content_type="image/png", settings=settings)
+
+        with ThreadPoolExecutor(5) as pool:
+            refs = list(pool.map(write, range(5)))
+        assert len(set(refs)) == 1 and fetch(refs[0], settings) == data
+    assert not list(tmp_path.rglob("*.partial"))
