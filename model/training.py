@@ -4,7 +4,8 @@ With a labelled corpus (`--data`, see `stylecat dataset build`) the data is the 
 the synthetic generator, and the figure that counts is leave-source-out: the corpus sources are
 split into `folds` groups, a model is trained without each group and tested on it, so every
 source is judged by a model that never saw it. Those out-of-source predictions also fit the
-temperature that calibrates the final model, which is then trained on everything.
+temperature that calibrates the final model (served only when, fitted on the other folds, it
+lowers each fold's calibration error), which is then trained on everything.
 """
 
 import json
@@ -189,6 +190,8 @@ def leave_source_out(corpus: Pool, synthetic: Pool, config: TrainConfig) -> dict
         held = fold_of == fold
         calibrated[held] = softmax(logits[held], fit_temperature(logits[~held], corpus.labels[~held]))
     raw = softmax(logits)
+    ece_before = expected_calibration_error(raw, corpus.labels)
+    ece_after = expected_calibration_error(calibrated, corpus.labels)
     predicted = raw.argmax(1)
     per_source = {}
     for name in np.unique(corpus.sources):
@@ -203,9 +206,11 @@ def leave_source_out(corpus: Pool, synthetic: Pool, config: TrainConfig) -> dict
     return {
         **report(corpus.labels, predicted),
         "per_source": per_source,
-        "ece_before": round(expected_calibration_error(raw, corpus.labels), 4),
-        "ece_after": round(expected_calibration_error(calibrated, corpus.labels), 4),
+        "ece_before": round(ece_before, 4),
+        "ece_after": round(ece_after, 4),
         "temperature": round(fit_temperature(logits, corpus.labels), 4),
+        # A temperature that makes held-out folds worse calibrated is not served.
+        "calibration_applied": bool(ece_after < ece_before),
     }
 
 
@@ -254,7 +259,7 @@ def train(config: TrainConfig, settings: Settings, export: Path | None = None) -
             )
         elif corpus is not None and config.folds >= 2:
             cross = leave_source_out(corpus, synthetic, config)
-            temperature = cross["temperature"]
+            temperature = cross["temperature"] if cross["calibration_applied"] else 1.0
             mlflow.log_metrics(
                 {
                     "lso_accuracy": cross["accuracy"],

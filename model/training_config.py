@@ -17,5 +17,5 @@ class TrainConfig:
     lr: float = 3e-3
     seed: int = 1
     threads: int = 2
-    folds: int = 5
+    folds: int = 3
     """Leave-source-out folds over the corpus sources (0: no cross-validation, no calibration)."""
