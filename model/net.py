@@ -10,8 +10,11 @@ histograms, background share) enter the head beside the pooled convolutional fea
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from core.styles import STYLES
 from model.stats import StyleStats
@@ -79,3 +82,17 @@ class StyleNet(nn.Module):
         if self.stats:
             pooled.append(self.statistics(x))
         return self.head(torch.cat(pooled, 1))
+
+
+def fused_for_inference(net: nn.Module) -> nn.Module:
+    """An evaluation-mode copy of `net` with every batch norm that follows a convolution folded
+    into that convolution's weights: the same outputs (to float rounding), one pass fewer per layer.
+    The copy is for serving only; train and save the original."""
+    fused = copy.deepcopy(net).eval()
+    for module in fused.modules():
+        if isinstance(module, nn.Sequential):
+            for i in range(len(module) - 1):
+                conv, norm = module[i], module[i + 1]
+                if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+                    module[i], module[i + 1] = fuse_conv_bn_eval(conv, norm), nn.Identity()
+    return fused
