@@ -126,7 +126,7 @@ def test_bootstrap_registers_the_shipped_lineage_and_keeps_a_promoted_model(own_
     client = registry.configure(own_store)
     first = registry.ensure_champion(client, own_store.model_name)
     assert (first.version, registry.ensure_champion(client, own_store.model_name).version) == ("2", "2")
-    shipped = {v.version: v.tags.get("shipped") for v in client.search_model_versions("name = 'style-cnn'")}
+    shipped = {str(v.version): v.tags.get("shipped") for v in client.search_model_versions("name = 'style-cnn'")}
     assert shipped == {"1": "v1-synthetic", "2": "champion"}
     old = registry.load_predictor(registry.resolve(client, "models:/style-cnn/1"))
     new = registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion"))
@@ -148,7 +148,7 @@ def test_evaluate_on_a_fresh_registry_bootstraps_the_champion(own_store: Setting
     folder = labelled_folder(tmp_path / "labelled", 8, seed=41)
     result = CliRunner().invoke(app, ["model", "evaluate", "--data", str(folder), "--json"])
     assert result.exit_code == 0, result.output
-    report = __import__("json").loads(result.output.strip().splitlines()[-1])
+    report = __import__("json").loads(result.stdout.strip().splitlines()[-1])
     assert report["n"] == 8 and set(report["per_class"]) <= {"3d", "flat", "hand_drawn", "line_art"}
     assert all("recall" in m for m in report["per_class"].values())
 
@@ -198,6 +198,37 @@ def test_style_statistics_tell_fills_from_shading_and_strokes() -> None:
 
 
 @pytest.mark.unit
+def test_serving_copy_folds_batch_norms_and_predicts_the_same() -> None:
+    from model.net import StyleNet, fused_for_inference
+
+    torch.manual_seed(3)
+    net = StyleNet(widths=(8, 16, 24, 32, 40), stats=True)
+    net.train()
+    for _ in range(3):  # move the running statistics away from their initial values
+        net(torch.randn(8, 3, 48, 48))
+    net.eval()
+    fused = fused_for_inference(net)
+    x = torch.randn(4, 3, 48, 48)
+    with torch.inference_mode():
+        assert torch.allclose(fused(x), net(x), atol=1e-4)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # the original is untouched
+
+
+@pytest.mark.unit
+def test_a_batch_forwarded_in_chunks_matches_image_by_image() -> None:
+    from model.net import StyleNet
+    from model.predictor import FORWARD_CHUNK
+
+    torch.manual_seed(4)
+    predictor = StylePredictor(StyleNet(widths=(8, 16, 24, 32, 40), stats=True), 32)
+    pixels = np.random.default_rng(4).integers(0, 256, (2 * FORWARD_CHUNK + 3, 32, 32, 3), dtype=np.uint8)
+    one_by_one = np.concatenate([predictor.probabilities(pixels[i : i + 1]) for i in range(len(pixels))])
+    assert np.allclose(predictor.probabilities(pixels), one_by_one, atol=1e-5)
+    assert predictor.probabilities(pixels[:0]).shape == (0, 4)
+
+
+@pytest.mark.unit
 def test_leave_source_out_training_calibrates_and_reports_every_source(own_store: Settings, tmp_path: Path) -> None:
     folder = labelled_folder(tmp_path / "corpus", 48, seed=43, sources=3)
     config = TrainConfig(data=folder, n_train=16, n_test=8, epochs=1, image_size=32, batch_size=8, threads=1, folds=3)
@@ -206,7 +237,8 @@ def test_leave_source_out_training_calibrates_and_reports_every_source(own_store
     assert cross["n"] == 48 and len(cross["per_source"]) == 12
     assert {m["fold"] for m in cross["per_source"].values()} == {0, 1, 2}
     assert 0 <= cross["ece_after"] <= 1 and cross["temperature"] > 0
-    assert StylePredictor.load(tmp_path / "export").temperature == pytest.approx(cross["temperature"])
+    served = cross["temperature"] if cross["calibration_applied"] else 1.0
+    assert StylePredictor.load(tmp_path / "export").temperature == pytest.approx(served)
     assert MlflowClient().get_run(result.run_id).data.metrics["lso_accuracy"] == cross["accuracy"]
 
 
