@@ -10,10 +10,13 @@ import base64
 import binascii
 import ipaddress
 import socket
+import threading
 import time
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
+import urllib3.connection
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core.settings import Settings
@@ -119,12 +122,85 @@ def check_url(url: str, settings: Settings) -> str:
     return str(addresses[0])
 
 
+class Watchdog:
+    """One deadline for a whole fetch: when it passes, the sockets it watches are shut down, so a
+    server that drips its headers or body a byte at a time (each byte inside the read timeout)
+    cannot hold the fetch."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(seconds, 0.0), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                self._shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    def __init__(self, *args: Any, watchdog: Watchdog, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.watchdog = watchdog
+
+    def connect(self) -> None:
+        super().connect()
+        self.watchdog.watch(self.sock)
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def __init__(self, *args: Any, watchdog: Watchdog, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.watchdog = watchdog
+
+    def connect(self) -> None:
+        super().connect()
+        self.watchdog.watch(self.sock)
+
+
 def fetch_url(url: str, settings: Settings) -> bytes:
     deadline = time.monotonic() + settings.fetch_timeout
+    watchdog = Watchdog(settings.fetch_timeout)
+    too_long = FetchError("fetch_failed", f"{url[:200]} took too long", transient=True)
+    try:
+        data = _fetch_url(url, settings, deadline, watchdog)
+    except FetchError:
+        if watchdog.expired:  # the shut-down socket surfaced as some other error
+            raise too_long from None
+        raise
+    finally:
+        watchdog.cancel()
+    if watchdog.expired:  # a shut-down socket reads as the end of the body
+        raise too_long
+    return data
+
+
+def _fetch_url(url: str, settings: Settings, deadline: float, watchdog: Watchdog) -> bytes:
     for _ in range(MAX_REDIRECTS + 1):
         address = check_url(url, settings)
         parts = urlsplit(url)
-        timeout = urllib3.Timeout(connect=3, read=settings.fetch_timeout)
+        remaining = max(deadline - time.monotonic(), 0.01)
+        timeout = urllib3.Timeout(connect=min(3.0, remaining), read=remaining)
         pool: urllib3.HTTPConnectionPool
         if parts.scheme == "https":  # connect to the checked address, verify the certificate for the name
             pool = urllib3.HTTPSConnectionPool(
@@ -134,9 +210,12 @@ def fetch_url(url: str, settings: Settings) -> bytes:
                 retries=False,
                 server_hostname=parts.hostname,
                 assert_hostname=parts.hostname,
+                watchdog=watchdog,
             )
+            pool.ConnectionCls = _WatchedHTTPSConnection
         else:
-            pool = urllib3.HTTPConnectionPool(address, parts.port, timeout=timeout, retries=False)
+            pool = urllib3.HTTPConnectionPool(address, parts.port, timeout=timeout, retries=False, watchdog=watchdog)
+            pool.ConnectionCls = _WatchedHTTPConnection
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         response = None
         try:
@@ -158,7 +237,7 @@ def fetch_url(url: str, settings: Settings) -> bytes:
                     f"{url[:200]} answered {response.status}",
                     transient=response.status >= 500 or response.status == 429,
                 )
-            return _read_capped(response, settings.max_upload_bytes, deadline, url)
+            return _read_capped(response, settings.max_upload_bytes, url)
         except urllib3.exceptions.HTTPError as exc:
             raise FetchError("fetch_failed", f"{url[:200]}: {exc}", transient=True) from None
         finally:
@@ -168,14 +247,12 @@ def fetch_url(url: str, settings: Settings) -> bytes:
     raise FetchError("forbidden_url", f"more than {MAX_REDIRECTS} redirects")
 
 
-def _read_capped(response: urllib3.BaseHTTPResponse, max_bytes: int, deadline: float, url: str) -> bytes:
-    """Read what arrives (`read1`), so that a server dripping bytes still meets the deadline."""
+def _read_capped(response: urllib3.BaseHTTPResponse, max_bytes: int, url: str) -> bytes:
+    """Read what arrives (`read1`), stopping as soon as the body is over `max_bytes`."""
     chunks, size = [], 0
     while chunk := response.read1(64 * 1024):
         size += len(chunk)
         if size > max_bytes:
             raise FetchError("too_large", f"{url[:200]} is larger than {max_bytes} bytes")
-        if time.monotonic() > deadline:
-            raise FetchError("fetch_failed", f"{url[:200]} took too long", transient=True)
         chunks.append(chunk)
     return b"".join(chunks)

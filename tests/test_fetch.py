@@ -35,6 +35,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(bytes([byte]))
                 self.wfile.flush()
                 time.sleep(0.1)
+        elif self.path == "/drip-headers":  # one header byte at a time, each well inside the read timeout
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            for byte in b"X-Slow: " + b"a" * 30:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
         elif self.path == "/huge":
             self.send_response(200)
             self.end_headers()
@@ -126,6 +132,15 @@ def test_a_server_dripping_bytes_cannot_hold_a_fetch_past_its_deadline(server: s
     started = time.monotonic()
     with pytest.raises(FetchError, match="took too long"):
         fetch(f"{server}/drip", Settings(**LOOPBACK_OK, fetch_timeout=1))
+    assert time.monotonic() - started < 2.5
+
+
+@pytest.mark.unit
+def test_a_server_dripping_its_headers_cannot_hold_a_fetch_past_its_deadline(server: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="took too long") as slow:
+        fetch(f"{server}/drip-headers", Settings(**LOOPBACK_OK, fetch_timeout=1))
+    assert slow.value.code == "fetch_failed" and slow.value.transient
     assert time.monotonic() - started < 2.5
 
 
