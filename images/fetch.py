@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import urllib3
 import urllib3.connection
@@ -102,11 +102,32 @@ def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return address.is_global
 
 
+def redacted(url: str) -> str:
+    """A URL as error messages (stored, and shown by the public API) carry it: without user and
+    password, without the query (where a presigned URL keeps its signature), at most 120 characters."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(malformed URL)"
+    host = parts.netloc.rpartition("@")[2]
+    return (f"{parts.scheme}://{host}{parts.path}" + ("?…" if parts.query else ""))[:120]
+
+
+def _split(url: str) -> SplitResult:
+    """urlsplit, refusing what it cannot parse (a port out of range, a broken IPv6 literal)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # parsing the port is what raises
+    except ValueError:
+        raise FetchError("forbidden_url", f"not a valid URL: {redacted(url)}") from None
+    return parts
+
+
 def check_url(url: str, settings: Settings) -> str:
     """Validate scheme and host; return the address to connect to. Raise FetchError(forbidden_url)."""
-    parts = urlsplit(url)
+    parts = _split(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError("forbidden_url", f"only http(s) URLs with a host are allowed: {url[:100]!r}")
+        raise FetchError("forbidden_url", f"only http(s) URLs with a host are allowed: {redacted(url)}")
     host = parts.hostname
     if settings.url_allowed_hosts and host not in settings.url_allowed_hosts:
         raise FetchError("forbidden_url", f"host {host!r} is not in STYLECAT_URL_ALLOWED_HOSTS")
@@ -181,7 +202,7 @@ class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
 def fetch_url(url: str, settings: Settings) -> bytes:
     deadline = time.monotonic() + settings.fetch_timeout
     watchdog = Watchdog(settings.fetch_timeout)
-    too_long = FetchError("fetch_failed", f"{url[:200]} took too long", transient=True)
+    too_long = FetchError("fetch_failed", f"{redacted(url)} took too long", transient=True)
     try:
         data = _fetch_url(url, settings, deadline, watchdog)
     except FetchError:
@@ -230,16 +251,16 @@ def _fetch_url(url: str, settings: Settings, deadline: float, watchdog: Watchdog
                 url = urljoin(url, response.headers["Location"])
                 continue
             if response.status == 404:
-                raise FetchError("not_found", f"{url[:200]} answered 404")
+                raise FetchError("not_found", f"{redacted(url)} answered 404")
             if response.status >= 400:
                 raise FetchError(
                     "fetch_failed",
-                    f"{url[:200]} answered {response.status}",
+                    f"{redacted(url)} answered {response.status}",
                     transient=response.status >= 500 or response.status == 429,
                 )
             return _read_capped(response, settings.max_upload_bytes, url)
         except urllib3.exceptions.HTTPError as exc:
-            raise FetchError("fetch_failed", f"{url[:200]}: {exc}", transient=True) from None
+            raise FetchError("fetch_failed", f"{redacted(url)}: {exc}", transient=True) from None
         finally:
             if response is not None:
                 response.close()
@@ -253,6 +274,6 @@ def _read_capped(response: urllib3.BaseHTTPResponse, max_bytes: int, url: str) -
     while chunk := response.read1(64 * 1024):
         size += len(chunk)
         if size > max_bytes:
-            raise FetchError("too_large", f"{url[:200]} is larger than {max_bytes} bytes")
+            raise FetchError("too_large", f"{redacted(url)} is larger than {max_bytes} bytes")
         chunks.append(chunk)
     return b"".join(chunks)

@@ -145,6 +145,24 @@ def test_a_server_dripping_its_headers_cannot_hold_a_fetch_past_its_deadline(ser
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/x.png", "http://[::1/x.png", "https://example.com:-1/"])
+def test_urls_python_cannot_parse_are_refused_not_raised(url: str) -> None:
+    with pytest.raises(FetchError) as caught:
+        check_url(url, Settings(**LOOPBACK_OK))
+    assert caught.value.code == "forbidden_url" and "not a valid URL" in caught.value.message
+
+
+@pytest.mark.unit
+def test_errors_never_carry_credentials_or_signatures(server: str) -> None:
+    host = server.removeprefix("http://")
+    url = f"http://ana:hunter2@{host}/missing.png?X-Amz-Signature=deadbeef&token=s3cr3t"
+    with pytest.raises(FetchError) as caught:
+        fetch(url, Settings(**LOOPBACK_OK))
+    assert caught.value.code == "not_found"
+    assert caught.value.message == f"http://{host}/missing.png?… answered 404"
+
+
+@pytest.mark.unit
 def test_size_cap_and_not_found(server: str) -> None:
     with pytest.raises(FetchError) as too_large:
         fetch(f"{server}/huge", Settings(**LOOPBACK_OK, max_upload_bytes=100_000))

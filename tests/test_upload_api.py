@@ -114,6 +114,8 @@ def test_missing_file_field_is_422(api: TestClient) -> None:
         "file:///etc/passwd",
         "s3://",
         "not a url",
+        "http://example.com:99999/x.png",  # a port out of range was a 500 (ValueError)
+        "http://[::1/x.png",
     ],
 )
 def test_register_refuses_private_urls_and_malformed_sources(api: TestClient, source: str) -> None:
