@@ -9,6 +9,7 @@ import io
 import warnings
 
 import numpy as np
+from billiard.exceptions import SoftTimeLimitExceeded
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.formats import PILLOW_NAMES
@@ -80,6 +81,8 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         if data.startswith(_ALLOWED_MAGIC):
             raise ImageDecodeError("truncated", "image header is damaged or incomplete") from None
         raise ImageDecodeError("not_an_image", "data is not a recognised image") from None
+    except SoftTimeLimitExceeded:  # a Celery task's time limit is an Exception: never a decode error
+        raise
     except Exception as e:  # header parsers raise SyntaxError, struct.error, EOFError, ...
         raise ImageDecodeError("truncated", f"cannot parse image header: {e}") from None
     w, h = img.size
@@ -116,10 +119,14 @@ def load_image(data: bytes, max_pixels: int = 40_000_000, draft_size: int | None
             img.load()  # first frame only for GIF/WEBP/TIFF
         except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
             raise ImageDecodeError("too_many_pixels", str(e)) from None
+        except SoftTimeLimitExceeded:
+            raise
         except Exception as e:  # OSError "image file is truncated", decoder errors, ...
             raise ImageDecodeError("truncated", f"cannot decode image data: {e}") from None
     try:
         img = ImageOps.exif_transpose(img)
+    except SoftTimeLimitExceeded:
+        raise
     except Exception:  # a corrupt EXIF block must not reject an otherwise fine image
         pass
     return _to_rgb(img)

@@ -99,6 +99,29 @@ def test_awkward_modes_decode_to_rgb_the_same_way_everywhere() -> None:
 
 
 @pytest.mark.unit
+def test_a_time_limit_during_decoding_is_not_reported_as_a_broken_image() -> None:
+    import signal
+
+    from billiard.exceptions import SoftTimeLimitExceeded
+
+    noise = np.random.default_rng(6).integers(0, 256, (1600, 1600, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    PILImage.fromarray(noise).save(buffer, "PNG", compress_level=1)  # many chunks: decoding takes a while
+
+    def soft_limit(signum: int, frame: object) -> None:
+        raise SoftTimeLimitExceeded()  # what Celery raises in a task that runs over its soft limit
+
+    previous = signal.signal(signal.SIGALRM, soft_limit)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.005)
+        with pytest.raises(SoftTimeLimitExceeded):
+            load_image(buffer.getvalue())
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.unit
 def test_train_logs_a_run_registers_a_version_and_the_pyfunc_keeps_the_contract(own_store: Settings) -> None:
     import mlflow
 
