@@ -9,6 +9,7 @@ same registered model, side by side in one run:
 
 import argparse
 import base64
+import json
 import os
 import statistics
 import sys
@@ -98,6 +99,12 @@ def main() -> None:
         print(f"{name:<10}{p50 * 1000:>10.1f}{p95 * 1000:>10.1f}{rate:>40.1f}")
     ours, theirs = results["stylecat"], results["mlflow"]
     print(f"p50 latency: stylecat {theirs[0] / ours[0]:.1f}x lower; batch throughput: {ours[2] / theirs[2]:.1f}x")
+    figures: dict[str, object] = {"bench": "inference_servers"}
+    for name, (p50, p95, rate) in results.items():
+        figures[name] = {"p50_ms": round(p50 * 1000, 1), "p95_ms": round(p95 * 1000, 1), "batch_img_s": round(rate, 1)}
+    figures["p50_ratio"] = round(theirs[0] / ours[0], 2)
+    figures["throughput_ratio"] = round(ours[2] / theirs[2], 2)
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -181,7 +181,7 @@ def main() -> None:
         wait_for(lambda: httpx.get(f"{API}/health", timeout=2).status_code == 200, 60, "the API")
         time.sleep(10)  # the worker children load the model
         report = asyncio.run(run(args, [started[1].pid], key, env["STYLECAT_REDIS_URL"]))
-    print(json.dumps(report, indent=1))
+    print(json.dumps(report))  # one line: the figures
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 
 import argparse
 import hashlib
+import json
 import statistics
 import subprocess
 import time
@@ -123,6 +124,16 @@ def main() -> None:
             f"upload → searchable during a backfill ({args.uploads} uploads, backfill queue still "
             f"{backlog} batches): p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms"
         )
+    figures = {
+        "bench": "pipeline",
+        "images": args.images,
+        "raw_img_s": round(raw, 1),
+        "backfill_img_s": round(e2e, 1),
+        "ratio": round(e2e / raw, 2),
+        "upload_to_searchable_p50_ms": round(p50 * 1000),
+        "upload_to_searchable_p95_ms": round(p95 * 1000),
+    }
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":
