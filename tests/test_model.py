@@ -121,7 +121,6 @@ def test_a_time_limit_during_decoding_is_not_reported_as_a_broken_image() -> Non
         signal.signal(signal.SIGALRM, previous)
 
 
-@pytest.mark.unit
 def test_train_logs_a_run_registers_a_version_and_the_pyfunc_keeps_the_contract(own_store: Settings) -> None:
     import mlflow
 
@@ -144,7 +143,6 @@ def test_train_logs_a_run_registers_a_version_and_the_pyfunc_keeps_the_contract(
         assert sum(item["probs"].values()) == pytest.approx(1, abs=1e-4)
 
 
-@pytest.mark.unit
 def test_bootstrap_registers_the_shipped_lineage_and_keeps_a_promoted_model(own_store: Settings) -> None:
     client = registry.configure(own_store)
     first = registry.ensure_champion(client, own_store.model_name)
@@ -162,7 +160,6 @@ def test_bootstrap_registers_the_shipped_lineage_and_keeps_a_promoted_model(own_
     assert registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion")).image_size == 128
 
 
-@pytest.mark.unit
 def test_evaluate_on_a_fresh_registry_bootstraps_the_champion(own_store: Settings, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -251,7 +248,6 @@ def test_a_batch_forwarded_in_chunks_matches_image_by_image() -> None:
     assert predictor.probabilities(pixels[:0]).shape == (0, 4)
 
 
-@pytest.mark.unit
 def test_leave_source_out_training_calibrates_and_reports_every_source(own_store: Settings, tmp_path: Path) -> None:
     folder = labelled_folder(tmp_path / "corpus", 48, seed=43, sources=3)
     config = TrainConfig(data=folder, n_train=16, n_test=8, epochs=1, image_size=32, batch_size=8, threads=1, folds=3)
