@@ -1,5 +1,10 @@
-"""GET /health: can the API reach PostgreSQL, Redis and OpenSearch?"""
+"""GET /health: can the API reach PostgreSQL, Redis and OpenSearch?
 
+Anyone gets up or down per service (load balancers, compose healthchecks). Versions and error
+messages, which name internal hosts and ports, go only to a request with a live API key, and
+every failure is logged."""
+
+import logging
 from collections.abc import Callable
 
 import redis
@@ -11,9 +16,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.settings import get_settings
-from db.session import get_engine
+from db.session import get_engine, session_factory
+from producer.apikeys import authenticate
+from stylecat.api.deps import Credentials
 from stylecat.api.schemas import HealthOut, ServiceCheck
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
@@ -40,15 +48,30 @@ CHECKS: dict[str, Callable[[], str]] = {
 }
 
 
+def _live_key(credentials: Credentials) -> bool:
+    """Whether the request carries a live API key (any scope); False when PostgreSQL cannot say."""
+    if credentials is None:
+        return False
+    try:
+        with session_factory()() as session:
+            return authenticate(session=session, key=credentials.credentials) is not None
+    except SQLAlchemyError:
+        return False
+
+
 @router.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
-def health() -> JSONResponse:
-    """Reachability of PostgreSQL, Redis and OpenSearch; 503 if any is down."""
+def health(credentials: Credentials) -> JSONResponse:
+    """Reachability of PostgreSQL, Redis and OpenSearch; 503 if any is down. Versions and errors
+    only with an API key."""
     services: dict[str, ServiceCheck] = {}
     for name, check in CHECKS.items():
         try:
             services[name] = ServiceCheck(ok=True, version=check())
         except (SQLAlchemyError, redis.RedisError, OpenSearchException, OSError) as exc:
+            log.warning("health: %s is down: %s", name, exc)
             services[name] = ServiceCheck(ok=False, error=f"{type(exc).__name__}: {str(exc)[:200]}")
     healthy = all(check.ok for check in services.values())
+    if not _live_key(credentials):
+        services = {name: ServiceCheck(ok=check.ok) for name, check in services.items()}
     body = HealthOut(status="ok" if healthy else "degraded", services=services)
     return JSONResponse(body.model_dump(exclude_none=True), status_code=200 if healthy else 503)
