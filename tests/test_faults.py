@@ -130,11 +130,14 @@ def test_redis_restarted_with_jobs_queued_and_in_flight(
             running.beat()
             backfill(batch_size=8, env=env)
             wait_for(lambda: statuses(ids)["categorized"] >= 16, 120, "the backfill to be under way", interval=0.1)
+            before = queue_depth(redis_server.url)
             redis_server.stop()
             time.sleep(3)
             redis_server.start()
             depth = queue_depth(redis_server.url)
-            assert (depth > 0) if persistent else (depth == 0), depth  # without persistence the jobs are gone
+            # Without persistence the queued jobs are gone; the sweeper may already have re-enqueued
+            # a few batches of the images they named by the time the queues are read.
+            assert (depth > 0) if persistent else (depth < before), (before, depth)
             outcome = end_state(ids, timeout=240)
     finally:
         redis_server.stop()
