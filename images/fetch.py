@@ -179,24 +179,27 @@ class Watchdog:
         self._timer.cancel()
 
 
-class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+class _Watched:
+    """Mixed into urllib3's connection classes: the socket joins the fetch's watchdog once connected."""
+
+    sock: socket.socket
+    watchdog: Watchdog
+
     def __init__(self, *args: Any, watchdog: Watchdog, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.watchdog = watchdog
 
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]
         self.watchdog.watch(self.sock)
 
 
-class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def __init__(self, *args: Any, watchdog: Watchdog, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.watchdog = watchdog
+class _WatchedHTTPConnection(_Watched, urllib3.connection.HTTPConnection):
+    pass
 
-    def connect(self) -> None:
-        super().connect()
-        self.watchdog.watch(self.sock)
+
+class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
 
 
 def fetch_url(url: str, settings: Settings) -> bytes:
