@@ -87,17 +87,31 @@ def _predict(model: LoadedModel, refs: list[str] | None, raw: bytes | None) -> l
     return answer
 
 
+async def _body_within_limit(request: Request) -> bytes | None:
+    """The body, counted as it arrives (a chunked body declares no length); None past the limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > SAGEMAKER_MAX_BODY):
+        return None
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > SAGEMAKER_MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @app.post("/invocations")
 @app.post("/endpoints/{endpoint_name}/invocations")
 async def invocations(request: Request) -> JSONResponse:
     if "model" not in state:
         return error(503, "loading", "the model is still loading")
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > SAGEMAKER_MAX_BODY:
-        return error(413, "too_large", f"body over SageMaker's real-time limit of {SAGEMAKER_MAX_BODY} bytes (6 MB)")
-    body = await request.body()
-    if len(body) > SAGEMAKER_MAX_BODY:
-        return error(413, "too_large", f"body over SageMaker's real-time limit of {SAGEMAKER_MAX_BODY} bytes (6 MB)")
+    body = await _body_within_limit(request)
+    if body is None:
+        too_large = error(413, "too_large", f"body over SageMaker's real-time limit of {SAGEMAKER_MAX_BODY} bytes")
+        too_large.headers["connection"] = "close"  # the rest of the body is not read
+        return too_large
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     refs: list[str] | None = None
     raw: bytes | None = None

@@ -1,10 +1,13 @@
 """Real stylecat processes (API, workers) for end-to-end tests, stopped at teardown."""
 
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -12,7 +15,7 @@ import httpx
 
 from core.waiting import wait_for
 
-__all__ = ["STYLECAT", "Process", "api_answers", "free_port", "responds", "wait_for"]
+__all__ = ["STYLECAT", "Process", "api_answers", "chunked_post", "free_port", "responds", "serving", "wait_for"]
 
 STYLECAT = [sys.executable, "-m", "stylecat"]
 
@@ -49,6 +52,22 @@ class Process:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
+@contextmanager
+def serving(
+    args: list[str], log: Path, ready: Callable[[str], bool], env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Run `stylecat <args> --port <free port>` until the block ends; yield its base URL once
+    `ready(base)` holds."""
+    port = free_port()
+    process = Process([*args, "--port", str(port)], log, env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: ready(base), 60, f"{args[0]}\n{process.tail()}")
+        yield base
+    finally:
+        process.stop()
+
+
 def api_answers(base_url: str) -> bool:
     try:
         return httpx.get(f"{base_url}/health", timeout=2).status_code == 200
@@ -63,3 +82,43 @@ def responds(url: str) -> bool:
         return True
     except httpx.HTTPError:
         return False
+
+
+def chunked_post(
+    url: str, headers: dict[str, str], total: int, first: bytes = b"", chunk: int = 256 * 1024
+) -> tuple[int, bytes, int]:
+    """POST `first` then zeros up to `total` bytes with chunked framing (no Content-Length), one
+    chunk at a time, and stop sending as soon as the server answers. Returns (status, body, bytes
+    sent before the answer)."""
+    host, _, port = url.removeprefix("http://").split("/")[0].partition(":")
+    path = "/" + url.removeprefix("http://").partition("/")[2]
+    head = [f"POST {path} HTTP/1.1", f"Host: {host}", "Transfer-Encoding: chunked"]
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    sent = 0
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+        try:
+            while sent < total and not select.select([sock], [], [], 0.01)[0]:
+                payload = first if sent == 0 and first else b"\0" * chunk
+                sock.sendall(f"{len(payload):x}\r\n".encode() + payload + b"\r\n")
+                sent += len(payload)
+            if sent >= total:
+                sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed while a chunk was on its way
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer) < answer.index(b"\r\n\r\n") + 4 + _length(answer):
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2], sent
+
+
+def _length(answer: bytes) -> int:
+    for line in answer.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0

@@ -16,7 +16,7 @@ from producer.apikeys import create_key, revoke
 from stylecat.api import app
 from stylecat.cli import app as cli
 from tests.factories import plain_png
-from tests.processes import Process, free_port, responds, wait_for
+from tests.processes import responds, serving
 
 
 def _key(*scopes: Scope) -> str:
@@ -128,18 +128,10 @@ def test_the_database_refuses_a_key_without_scopes_or_with_an_unknown_one() -> N
 
 @pytest.fixture
 def flower(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    process = Process(
-        ["flower", "--port", str(port)],
-        tmp_path_factory.mktemp("flower") / "flower.log",
-        {"STYLECAT_FLOWER_USER": "ops", "STYLECAT_FLOWER_PASSWORD": "a-long-test-secret"},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: responds(base), 60, f"Flower\n{process.tail()}")
+    log = tmp_path_factory.mktemp("flower") / "flower.log"
+    credentials = {"STYLECAT_FLOWER_USER": "ops", "STYLECAT_FLOWER_PASSWORD": "a-long-test-secret"}
+    with serving(["flower"], log, responds, credentials) as base:
         yield base
-    finally:
-        process.stop()
 
 
 def test_flower_requires_basic_auth(flower: str) -> None:

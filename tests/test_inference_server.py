@@ -14,7 +14,7 @@ import pytest
 
 from inference.entrypoint import server_command
 from tests.factories import illustration, plain_png
-from tests.processes import STYLECAT, Process, free_port, wait_for
+from tests.processes import STYLECAT, Process, chunked_post, free_port, wait_for
 
 AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -131,6 +131,14 @@ def test_errors_are_explicit(server: str, kwargs: dict[str, object], status: int
     response = httpx.post(f"{server}/invocations", timeout=30, **kwargs)  # type: ignore[arg-type]
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_it_arrives(server: str) -> None:
+    """A chunked body declares no length: it is counted as it arrives, not held whole (#12 item 1)."""
+    total = 80 * 1024 * 1024
+    status, body, sent = chunked_post(f"{server}/invocations", {"Content-Type": "image/jpeg"}, total=total)
+    assert status == 413 and b'"too_large"' in body, body
+    assert sent < 6_291_456 + 8 * 1024 * 1024, f"{sent} bytes of an 80 MiB body read before the answer"
 
 
 def test_a_bad_image_is_a_per_item_error_and_the_batch_still_answers(server: str) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import redis
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy.orm import Session
@@ -36,24 +36,38 @@ def _unauthenticated(code: str, message: str) -> ApiError:
     return ApiError(401, code, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def require(scope: Scope) -> Callable[[Session, HTTPAuthorizationCredentials | None], ApiKey]:
-    """A dependency that answers 401 without a live key and 403 for a key without `scope`."""
+def check_key(*, session: Session, token: str | None, scope: Scope) -> ApiKey:
+    """The live key for `token`; 401 without one, 403 for a key without `scope`."""
+    if token is None:
+        raise _unauthenticated("unauthenticated", "send an API key as `Authorization: Bearer <key>`")
+    key = authenticate(session=session, key=token)
+    if key is None:
+        raise _unauthenticated("invalid_key", "unknown or revoked API key")
+    return _with_scope(key, scope)
 
-    def check(session: SessionDep, credentials: Credentials) -> ApiKey:
-        if credentials is None:
+
+def _with_scope(key: ApiKey, scope: Scope) -> ApiKey:
+    if scope.value not in key.scopes:
+        raise ApiError(403, "forbidden", f"this key lacks the `{scope}` scope")
+    return key
+
+
+class KeyCheck:
+    """A route's dependency on a key with `scope`. The request guard (limits.py, `KEYED_ROUTES`)
+    has already checked the key from the headers, before the body was read; the route gets it."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def __call__(self, request: Request, _: Credentials) -> ApiKey:
+        key = getattr(request.state, "api_key", None)
+        if not isinstance(key, ApiKey):  # fail closed if the guard did not check this route
             raise _unauthenticated("unauthenticated", "send an API key as `Authorization: Bearer <key>`")
-        key = authenticate(session=session, key=credentials.credentials)
-        if key is None:
-            raise _unauthenticated("invalid_key", "unknown or revoked API key")
-        if scope.value not in key.scopes:
-            raise ApiError(403, "forbidden", f"this key lacks the `{scope}` scope")
-        return key
-
-    return check
+        return _with_scope(key, self.scope)
 
 
-UploadKey = Annotated[ApiKey, Depends(require(Scope.UPLOAD))]
-ReviewKey = Annotated[ApiKey, Depends(require(Scope.REVIEW))]
+UploadKey = Annotated[ApiKey, Depends(KeyCheck(Scope.UPLOAD))]
+ReviewKey = Annotated[ApiKey, Depends(KeyCheck(Scope.REVIEW))]
 
 
 def commit_then_send(session: Session, send: Callable[[], None], what: str) -> None:

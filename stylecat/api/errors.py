@@ -25,6 +25,14 @@ class ApiError(Exception):
         self.headers = headers
 
 
+RETRY = {"Retry-After": "5"}
+
+
+def database_unavailable() -> ApiError:
+    """PostgreSQL down or restarting: a clear 503 to retry, not a 500."""
+    return ApiError(503, "database_unavailable", "PostgreSQL is unreachable; retry", RETRY)
+
+
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
