@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     """The alias that search reads and the indexer writes; it points at a versioned index."""
     max_attempts: int = Field(default=5, ge=1)
     """Attempts per image before it is failed with code `too_many_attempts`."""
+    max_transient_failures: int = Field(default=8, ge=1)
+    """Times an image's source may be briefly unavailable (a URL answering 503, storage away) before
+    the image is failed with `source_unavailable`; each is retried alone, with backoff up to 2 min."""
     stale_after: int = Field(default=600, gt=0)
     """Seconds after which the sweeper re-enqueues an image left queued or processing."""
     sweep_interval: float = Field(default=60.0, gt=0)

@@ -91,6 +91,7 @@ class Image(Base):
 
     status: Mapped[str] = mapped_column(String(16), server_default=ImageStatus.QUEUED.value)
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    transient_failures: Mapped[int] = mapped_column(Integer, server_default="0")
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
 
@@ -115,6 +116,7 @@ class Image(Base):
         CheckConstraint(f"style IS NULL OR {_one_of('style', STYLES)}", name="style"),
         CheckConstraint(f"style_source IS NULL OR {_one_of('style_source', StyleSource)}", name="style_source"),
         CheckConstraint("attempts >= 0", name="attempts"),
+        CheckConstraint("transient_failures >= 0", name="transient_failures"),
         Index("ix_images_status_updated_at", "status", "updated_at"),
         Index(
             "ix_images_unindexed",

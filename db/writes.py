@@ -81,6 +81,28 @@ def release(*, session: Session, image_ids: Sequence[int]) -> None:
     )
 
 
+def defer(*, session: Session, unavailable: dict[int, str], budget: int) -> tuple[list[int], list[int]]:
+    """Images whose source was briefly unavailable: each spends one of its `budget` transient
+    failures and goes back to `queued` (not counted as an attempt), or, out of budget, is failed
+    with `source_unavailable`. Returns (ids to retry, ids failed)."""
+    retry: list[int] = []
+    failed: list[int] = []
+    for image_id, message in sorted(unavailable.items()):
+        row = session.get(Image, image_id, with_for_update=True)
+        if row is None or row.status != ImageStatus.PROCESSING:
+            continue
+        row.transient_failures += 1
+        row.attempts = max(row.attempts - 1, 0)
+        if row.transient_failures >= budget:
+            _fail(row, "source_unavailable", f"source unavailable {row.transient_failures} times; last: {message}")
+            failed.append(image_id)
+        else:
+            row.status = ImageStatus.QUEUED
+            retry.append(image_id)
+    session.flush()
+    return retry, failed
+
+
 def record_predictions(*, session: Session, predictions: Sequence[Prediction], model: ModelRef) -> None:
     """Append each prediction to the history (once per image and model version) and make it the
     image's style, unless a human reviewed the image: a review is never overwritten."""
@@ -113,6 +135,7 @@ def record_predictions(*, session: Session, predictions: Sequence[Prediction], m
         .values(
             status=ImageStatus.CATEGORIZED.value,
             attempts=0,
+            transient_failures=0,
             error_code=None,
             error_message=None,
             model_name=model.name,

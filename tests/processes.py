@@ -6,8 +6,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO
 
@@ -15,7 +17,18 @@ import httpx
 
 from core.waiting import wait_for
 
-__all__ = ["STYLECAT", "Process", "api_answers", "chunked_post", "free_port", "responds", "serving", "wait_for"]
+__all__ = [
+    "STYLECAT",
+    "Process",
+    "Unavailable",
+    "api_answers",
+    "chunked_post",
+    "free_port",
+    "http_source",
+    "responds",
+    "serving",
+    "wait_for",
+]
 
 STYLECAT = [sys.executable, "-m", "stylecat"]
 
@@ -66,6 +79,31 @@ def serving(
         yield base
     finally:
         process.stop()
+
+
+class Unavailable(BaseHTTPRequestHandler):
+    """An image source that always answers 503."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def http_source(handler: type[BaseHTTPRequestHandler], path: str) -> Iterator[str]:
+    """A throw-away HTTP server on loopback, in a thread, serving `handler`; yields the URL of `path`."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}{path}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def api_answers(base_url: str) -> bool:

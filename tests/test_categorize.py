@@ -1,7 +1,7 @@
 """The categorize domain function with a stand-in classifier (no torch): bad images fail with a code,
-the others are written, and transient storage trouble raises for a retry."""
+the others are written, and a source briefly away is retried alone within its own budget."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -13,8 +13,8 @@ from images.storage import store
 from model.predictor import StyleResult
 from model.preprocess import ImageDecodeError, load_image
 from tests.factories import PROBS, image_row, plain_png
-from worker.categorize import categorize
-from worker.classifier import TransientError
+from tests.processes import Unavailable, http_source
+from worker.categorize import Summary, categorize
 
 MODEL = ModelRef(name="style-cnn", version="9", backend="local")
 
@@ -70,12 +70,37 @@ def test_one_batch_one_forward_pass_bad_images_fail_with_codes(clean_tables: Non
     assert again.skipped == 1 and classifier.batches == [2, 1]  # the categorized one is not run again
 
 
-def test_storage_trouble_is_transient(clean_tables: None, settings: Settings) -> None:
+@pytest.fixture
+def unavailable() -> Iterator[str]:
+    with http_source(Unavailable, "/busy.png") as url:
+        yield url
+
+
+def test_a_source_briefly_away_does_not_hold_up_its_batch_and_has_a_budget_of_its_own(
+    clean_tables: None, settings: Settings, unavailable: str
+) -> None:
     with session_scope() as session:
-        image_id = image_row(session, "http://127.0.0.1:1/never.png")  # registered when allowed
-    allowing = settings.model_copy(update={"allow_private_urls": True})
-    with pytest.raises(TransientError):
-        categorize(image_ids=[image_id], classifier=StandIn(), settings=allowing, session_factory=session_scope)
+        good = [image_row(session, _stored(plain_png(), settings, "c3")) for _ in range(2)]
+        away = image_row(session, unavailable)  # registered when private URLs were allowed
+    budget = settings.model_copy(update={"allow_private_urls": True, "max_transient_failures": 3})
+
+    def run(ids: list[int]) -> Summary:
+        return categorize(image_ids=ids, classifier=StandIn(), settings=budget, session_factory=session_scope)
+
+    def state() -> tuple[str, int, int]:
+        with session_scope() as session:
+            row = session.get(Image, away)
+            assert row is not None
+            return row.status, row.attempts, row.transient_failures
+
+    first = run([*good, away])
+    assert first.categorized == good and first.deferred == [away] and first.failed == {}
+    assert state() == ("queued", 0, 1)  # not counted as an attempt: attempts cap crashes and poison
+    assert run([away]).deferred == [away] and state() == ("queued", 0, 2)
+
+    last = run([away])
+    assert last.deferred == [] and last.failed == {away: "source_unavailable"}
     with session_scope() as session:
-        row = session.get(Image, image_id)
-        assert row is not None and (row.status, row.attempts) == ("queued", 0)  # not counted as an attempt
+        row = session.get(Image, away)
+        assert row is not None and (row.status, row.error_code) == ("failed", "source_unavailable")
+        assert row.error_message is not None and "3 times" in row.error_message and "503" in row.error_message

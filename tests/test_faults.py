@@ -8,10 +8,9 @@ its measured row to `stack_dir/test/reliability.jsonl`, from which docs/reliabil
 
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -35,7 +34,7 @@ from tests.faults import (
     statuses,
     upload,
 )
-from tests.processes import Process, free_port, wait_for
+from tests.processes import Process, Unavailable, free_port, http_source, wait_for
 from worker.dispatch import enqueue_batch
 
 pytestmark = pytest.mark.faults
@@ -270,12 +269,14 @@ class _Drip(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def drip() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/slow.png"
-    server.shutdown()
-    server.server_close()
+    with http_source(_Drip, "/slow.png") as url:
+        yield url
+
+
+@pytest.fixture
+def unavailable() -> Iterator[str]:
+    with http_source(Unavailable, "/busy.png") as url:
+        yield url
 
 
 def test_a_task_over_its_time_limit_is_failed_and_the_worker_keeps_serving(
@@ -311,4 +312,30 @@ def test_a_task_over_its_time_limit_is_failed_and_the_worker_keeps_serving(
         settings,
         f"failed with time_limit {timed_out:.1f} s after upload (soft limit 8 s); the healthy images of its "
         "backfill batch were categorized",
+    )
+
+
+def test_a_source_that_always_answers_503_fails_alone_and_holds_up_no_one(
+    settings: Settings, clean_tables: None, tmp_path: Path, unavailable: str
+) -> None:
+    """Before: a transient fetch error handed the whole batch back uncounted, forever."""
+    env = {"STYLECAT_ALLOW_PRIVATE_URLS": "true", "STYLECAT_MAX_TRANSIENT_FAILURES": "4"}
+    with pipeline(tmp_path, env) as running:
+        running.worker("backfill", BACKFILL)
+        running.worker("live", LIVE)
+        with session_scope() as session:
+            away = image_row(session, unavailable)
+        batch = [*catalogue(63, settings), away]
+        started = time.monotonic()
+        enqueue_batch(batch, "backfill")
+        wait_for(lambda: statuses(batch[:-1])["categorized"] == 63, 120, "the 63 healthy images")
+        healthy_done = time.monotonic() - started
+        outcome = end_state(batch, failed_codes={away: "source_unavailable"}, timeout=120)
+        failed_after = time.monotonic() - started
+    _done(
+        outcome,
+        "a registered URL that always answers 503, batched with 63 healthy images",
+        settings,
+        f"the 63 were categorized in {healthy_done:.1f} s, on the first run; the URL alone was retried with "
+        f"backoff and failed `source_unavailable` after its 4 transient failures, {failed_after:.1f} s in",
     )

@@ -1,7 +1,10 @@
 """Categorize a batch of images: claim → fetch → classify (one forward pass) → one write transaction.
 
-Bad images end `failed` with an error code; transient trouble (storage or database briefly down)
-raises `TransientError` for the task to retry with backoff.
+Bad images end `failed` with an error code. An image whose source is briefly unavailable (a URL
+answering 503, storage away) does not hold up its batch: the others are written, and it is handed
+back in `Summary.deferred` for the task to retry alone, within its own budget
+(`max_transient_failures`, then `source_unavailable`). Trouble that hits the whole batch (the
+classifier's endpoint, the database) raises `TransientError` for the task to retry with backoff.
 """
 
 import time
@@ -10,7 +13,7 @@ from dataclasses import dataclass, field
 
 from core.settings import Settings
 from db.session import SessionFactory
-from db.writes import Prediction, claim, mark_failed, record_predictions, release
+from db.writes import Prediction, claim, defer, mark_failed, record_predictions, release
 from images.fetch import FetchError, fetch
 from model.preprocess import ImageDecodeError
 from worker.classifier import Classifier, TransientError
@@ -20,6 +23,8 @@ from worker.classifier import Classifier, TransientError
 class Summary:
     categorized: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
+    deferred: list[int] = field(default_factory=list)
+    """Images whose source was briefly unavailable, to retry on their own."""
     skipped: int = 0
 
 
@@ -35,8 +40,8 @@ def categorize(
         ]
     summary.skipped = len(set(image_ids)) - len(claimed)
 
+    fetched, errors, unavailable = _fetch_all(claimed, settings)
     try:
-        fetched, errors = _fetch_all(claimed, settings)
         started = time.perf_counter()
         model, results = classifier.classify([data for _, data in fetched])
         latency_ms = (time.perf_counter() - started) * 1000 / max(1, len(fetched))
@@ -57,24 +62,31 @@ def categorize(
         record_predictions(session=session, predictions=predictions, model=model)
         for image_id, (code, message) in errors.items():
             mark_failed(session=session, image_id=image_id, code=code, message=message)
+        summary.deferred, out_of_budget = defer(
+            session=session, unavailable=unavailable, budget=settings.max_transient_failures
+        )
     summary.categorized = [p.image_id for p in predictions]
     summary.failed = {image_id: code for image_id, (code, _) in errors.items()}
+    summary.failed |= {image_id: "source_unavailable" for image_id in out_of_budget}
     return summary
 
 
 def _fetch_all(
     claimed: list[tuple[int, str]], settings: Settings
-) -> tuple[list[tuple[int, bytes]], dict[int, tuple[str, str]]]:
+) -> tuple[list[tuple[int, bytes]], dict[int, tuple[str, str]], dict[int, str]]:
+    """(image bytes, permanent errors as (code, message), transient errors as their message)."""
     fetched: list[tuple[int, bytes]] = []
     errors: dict[int, tuple[str, str]] = {}
+    unavailable: dict[int, str] = {}
     for image_id, ref in claimed:
         try:
             fetched.append((image_id, fetch(ref, settings)))
         except FetchError as exc:
             if exc.transient:
-                raise TransientError(f"image {image_id}: {exc.message}") from exc
-            errors[image_id] = (exc.code, exc.message)
-    return fetched, errors
+                unavailable[image_id] = exc.message
+            else:
+                errors[image_id] = (exc.code, exc.message)
+    return fetched, errors, unavailable
 
 
 def fail_all(*, image_ids: Sequence[int], code: str, message: str, session_factory: SessionFactory) -> None:

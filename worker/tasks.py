@@ -10,6 +10,7 @@ import redis
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
+from celery.utils.time import get_exponential_backoff_interval
 from sqlalchemy.exc import OperationalError
 
 from core.queues import CATEGORIZE, INDEX, INDEX_PENDING_KEY, SWEEP, Queue
@@ -62,6 +63,10 @@ def categorize_task(self: Task, image_ids: list[int]) -> dict[str, int]:
         request_indexing()
         return {"timed_out": len(image_ids)}
     request_indexing()
+    if summary.deferred:  # only the images whose source was briefly away run again, with backoff
+        countdown = get_exponential_backoff_interval(2, self.request.retries, 120, full_jitter=True)
+        log.warning("source unavailable for %d images; retrying them in %d s", len(summary.deferred), countdown)
+        raise self.retry(args=(summary.deferred,), countdown=countdown)
     return {"categorized": len(summary.categorized), "failed": len(summary.failed), "skipped": summary.skipped}
 
 
