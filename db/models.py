@@ -92,6 +92,9 @@ class Image(Base):
     status: Mapped[str] = mapped_column(String(16), server_default=ImageStatus.QUEUED.value)
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     transient_failures: Mapped[int] = mapped_column(Integer, server_default="0")
+    live_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the image's live job was sent (new images, the sweeper's re-sends); the sweeper re-sends
+    a job that is still `queued` past the stale limit even while a long backfill fills the queues."""
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
 

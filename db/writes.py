@@ -45,7 +45,9 @@ class ModelRef:
 
 
 def create_image(*, session: Session, image: NewImage) -> int:
-    return session.execute(insert(Image).values(**image.__dict__).returning(Image.id)).scalar_one()
+    """Insert a new image; its live job is sent once this commits (`live_since`, for the sweeper)."""
+    values = {**image.__dict__, "live_since": func.now()}
+    return session.execute(insert(Image).values(**values).returning(Image.id)).scalar_one()
 
 
 def claim(*, session: Session, image_ids: Sequence[int], model: ModelRef, max_attempts: int) -> list[Image]:

@@ -1,8 +1,10 @@
 """Recover what a lost job or a dead worker left behind: PostgreSQL is the source of truth.
 
-Images `processing` past `stale_after` lost their worker; images `queued` past it lost their job,
-which is only certain once the categorize queues are empty (a long backfill keeps images queued
-for good reasons). Both are enqueued again, until `max_attempts` fails them with a code.
+Images `processing` past `stale_after` lost their worker. Images `queued` past it lost their job:
+for a live job (`live_since`) that is certain whatever the queues hold, since live work goes first
+and never waits that long; for a backfill job only once the categorize queues are empty (a long
+backfill keeps images queued for good reasons). All are sent again to the live queue, until
+`max_attempts` fails them with a code.
 """
 
 from dataclasses import dataclass
@@ -25,10 +27,14 @@ class SweepResult:
 def sweep(
     *, session: Session, stale_after: float, max_attempts: int, queues_empty: bool, limit: int = 5000
 ) -> SweepResult:
-    statuses = [ImageStatus.PROCESSING.value] + ([ImageStatus.QUEUED.value] if queues_empty else [])
+    cutoff = func.now() - timedelta(seconds=stale_after)
+    queued = Image.status == ImageStatus.QUEUED.value
+    lost = (Image.status == ImageStatus.PROCESSING.value) | (queued & (Image.live_since < cutoff))
+    if queues_empty:
+        lost = lost | queued
     stale = session.execute(
         select(Image.id, Image.attempts)
-        .where(Image.status.in_(statuses), Image.updated_at < func.now() - timedelta(seconds=stale_after))
+        .where(lost, Image.updated_at < cutoff)
         .order_by(Image.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -44,6 +50,8 @@ def sweep(
         )
     if retry:
         session.execute(
-            update(Image).where(Image.id.in_(retry)).values(status=ImageStatus.QUEUED.value, updated_at=func.now())
+            update(Image)
+            .where(Image.id.in_(retry))
+            .values(status=ImageStatus.QUEUED.value, updated_at=func.now(), live_since=func.now())
         )
     return SweepResult(requeue=retry, failed=len(exhausted))
