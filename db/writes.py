@@ -73,6 +73,13 @@ def claim(*, session: Session, image_ids: Sequence[int], model: ModelRef, max_at
     return todo
 
 
+def interrupted(*, session: Session, image_ids: Sequence[int]) -> bool:
+    """Whether an earlier run of these images was cut off (its worker process died: out of memory,
+    a crash, the hard time limit): some are still `processing` from it."""
+    processing = select(Image.id).where(Image.id.in_(image_ids), Image.status == ImageStatus.PROCESSING).limit(1)
+    return session.scalar(processing) is not None
+
+
 def release(*, session: Session, image_ids: Sequence[int]) -> None:
     """Give claimed images back after a transient failure: that run does not count as an attempt
     (attempts cap poison images and crashed workers, not an endpoint that is briefly away)."""

@@ -339,3 +339,41 @@ def test_a_source_that_always_answers_503_fails_alone_and_holds_up_no_one(
         f"the 63 were categorized in {healthy_done:.1f} s, on the first run; the URL alone was retried with "
         f"backoff and failed `source_unavailable` after its 4 transient failures, {failed_after:.1f} s in",
     )
+
+
+class _Killer(BaseHTTPRequestHandler):
+    """An image whose fetch kills the worker child that asks for it, as the out-of-memory killer
+    would for an image that blows up in the decoder: every child of `worker_pid` gets SIGKILL."""
+
+    worker_pid = 0
+    requests = 0
+
+    def do_GET(self) -> None:  # noqa: N802
+        type(self).requests += 1
+        for child in _children(self.worker_pid):
+            os.kill(child, signal.SIGKILL)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_image_that_kills_its_worker_fails_alone(settings: Settings, clean_tables: None, tmp_path: Path) -> None:
+    """Before: each time the child died the whole batch came back and counted an attempt, until all
+    of it ended `too_many_attempts`."""
+    env = {"STYLECAT_ALLOW_PRIVATE_URLS": "true", "STYLECAT_MAX_ATTEMPTS": "3"}
+    with pipeline(tmp_path, env) as running, http_source(_Killer, "/poison.png") as poison:
+        running.worker("live", LIVE)
+        _Killer.worker_pid = running.worker("backfill", BACKFILL).popen.pid
+        with session_scope() as session:
+            culprit = image_row(session, poison)
+        batch = [*catalogue(7, settings), culprit]
+        wait_for(lambda: bool(_children(_Killer.worker_pid)), 60, "the backfill worker's child")
+        enqueue_batch(batch, "backfill")
+        outcome = end_state(batch, failed_codes={culprit: "too_many_attempts"}, timeout=180)
+    _done(
+        outcome,
+        "an image whose fetch kills the worker child (as the out-of-memory killer would), in a batch of 8",
+        settings,
+        f"the child was killed {_Killer.requests} times; after the first, the batch ran image by image: the 7 "
+        "healthy images were categorized and the culprit failed alone after its 3 attempts",
+    )

@@ -5,6 +5,8 @@ answering 503, storage away) does not hold up its batch: the others are written,
 back in `Summary.deferred` for the task to retry alone, within its own budget
 (`max_transient_failures`, then `source_unavailable`). Trouble that hits the whole batch (the
 classifier's endpoint, the database) raises `TransientError` for the task to retry with backoff.
+A batch whose earlier run was cut off (its worker process died) is not run again as a batch: the
+task runs each image on its own, so one image that kills workers fails alone (`too_many_attempts`).
 """
 
 import time
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 
 from core.settings import Settings
 from db.session import SessionFactory
-from db.writes import Prediction, claim, defer, mark_failed, record_predictions, release
+from db.writes import Prediction, claim, defer, interrupted, mark_failed, record_predictions, release
 from images.fetch import FetchError, fetch
 from model.preprocess import ImageDecodeError
 from worker.classifier import Classifier, TransientError
@@ -26,6 +28,8 @@ class Summary:
     deferred: list[int] = field(default_factory=list)
     """Images whose source was briefly unavailable, to retry on their own."""
     skipped: int = 0
+    split: bool = False
+    """An earlier run of this batch was cut off: nothing was done, each image is to run on its own."""
 
 
 def categorize(
@@ -34,6 +38,9 @@ def categorize(
     summary = Summary()
     model = classifier.current_model()  # resolves (and if needed loads) the model version first
     with session_factory() as session:
+        if len(image_ids) > 1 and interrupted(session=session, image_ids=image_ids):
+            summary.split = True  # one of them may kill every worker that runs the batch
+            return summary
         claimed = [
             (row.id, row.storage_ref)
             for row in claim(session=session, image_ids=image_ids, model=model, max_attempts=settings.max_attempts)

@@ -62,6 +62,10 @@ def categorize_task(self: Task, image_ids: list[int]) -> dict[str, int]:
         _after_time_limit(image_ids, self.request.delivery_info or {})
         request_indexing()
         return {"timed_out": len(image_ids)}
+    if summary.split:
+        log.warning("an earlier run of this batch of %d images was cut off; running each on its own", len(image_ids))
+        _one_by_one(image_ids, self.request.delivery_info or {})
+        return {"split": len(image_ids)}
     request_indexing()
     if summary.deferred:  # only the images whose source was briefly away run again, with backoff
         countdown = get_exponential_backoff_interval(2, self.request.retries, 120, full_jitter=True)
@@ -81,8 +85,13 @@ def _after_time_limit(image_ids: list[int], delivery_info: dict[str, str]) -> No
             session_factory=session_scope,
         )
         return
-    priority: Priority = "backfill" if delivery_info.get("routing_key") == Queue.BACKFILL.value else "live"
     log.warning("batch of %d images overran its time limit; running each on its own", len(image_ids))
+    _one_by_one(image_ids, delivery_info)
+
+
+def _one_by_one(image_ids: list[int], delivery_info: dict[str, str]) -> None:
+    """Send each image of a batch as a task of its own, to the queue the batch came from."""
+    priority: Priority = "backfill" if delivery_info.get("routing_key") == Queue.BACKFILL.value else "live"
     for image_id in image_ids:
         enqueue_batch([image_id], priority)
 
