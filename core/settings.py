@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
     """Larger images are refused as decompression bombs."""
+    s3_allowed_sources: list[str] = []
+    """`bucket` or `bucket/prefix` entries that s3:// sources (registered, or sent to the inference
+    server) may name, besides the store's own `s3_bucket/s3_prefix`; anything else is refused."""
     url_allowed_hosts: list[str] = []
     """Hosts that registered http(s) sources may name; empty: any host with a public address."""
     allow_private_urls: bool = False

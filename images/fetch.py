@@ -66,23 +66,41 @@ def _fetch_local(ref: str, settings: Settings) -> bytes:
         raise FetchError("not_found", f"{ref} is not in the local store") from None
 
 
-def _fetch_s3(ref: str, settings: Settings) -> bytes:
+def check_s3(ref: str, settings: Settings) -> tuple[str, str]:
+    """(bucket, key) of an s3:// URI under an allowed bucket or prefix: the store's own
+    `s3_bucket/s3_prefix` or an entry of `s3_allowed_sources`. The workers' credentials can read
+    more than uploaders should, so nothing else is read."""
     bucket, _, key = ref.removeprefix("s3://").partition("/")
     if not bucket or not key:
         raise FetchError("bad_reference", f"not an s3://bucket/key URI: {ref[:100]!r}")
+    store = [f"{settings.s3_bucket}/{settings.s3_prefix}"] if settings.s3_bucket else []
+    for entry in [*settings.s3_allowed_sources, *store]:
+        allowed_bucket, _, prefix = entry.partition("/")
+        if bucket == allowed_bucket and key.startswith(prefix):
+            return bucket, key
+    raise FetchError("forbidden_source", f"s3://{bucket[:63]}/… is not an allowed bucket or prefix")
+
+
+def _fetch_s3(ref: str, settings: Settings) -> bytes:
+    """One ranged GET (a HEAD first could race a replaced object): at most one byte over the
+    limit is read. Missing and unreadable objects get the same answer, and sizes are not told."""
+    bucket, key = check_s3(ref, settings)
+    limit = settings.max_upload_bytes
     client = s3_client(settings.s3_endpoint_url, settings.aws_region)
     try:
-        head = client.head_object(Bucket=bucket, Key=key)
-        if head["ContentLength"] > settings.max_upload_bytes:
-            raise FetchError("too_large", f"{ref} is {head['ContentLength']} bytes, over {settings.max_upload_bytes}")
-        return bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        data = bytes(client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{limit}")["Body"].read(limit + 1))
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
+        if code == "InvalidRange":  # an empty object has no byte 0
+            return b""
         if code in ("404", "NoSuchKey", "NoSuchBucket", "403", "AccessDenied"):
-            raise FetchError("not_found", f"{ref}: {code}") from None
-        raise FetchError("fetch_failed", f"{ref}: {exc}", transient=True) from None
+            raise FetchError("not_found", f"{ref[:200]}: no such object, or not readable") from None
+        raise FetchError("fetch_failed", f"{ref[:200]}: {exc}", transient=True) from None
     except BotoCoreError as exc:
-        raise FetchError("fetch_failed", f"{ref}: {exc}", transient=True) from None
+        raise FetchError("fetch_failed", f"{ref[:200]}: {exc}", transient=True) from None
+    if len(data) > limit:
+        raise FetchError("too_large", f"{ref[:200]} is larger than {limit} bytes")
+    return data
 
 
 TRANSLATED = [

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from core.formats import BY_PILLOW
 from core.settings import Settings
 from db.writes import NewImage, create_image
-from images.fetch import check_url
+from images.fetch import check_s3, check_url
 from images.storage import store
 from model.preprocess import ImageDecodeError, probe
 
@@ -73,4 +73,6 @@ def accept_source(*, session: Session, source: str, title: str | None, settings:
         check_url(source, settings)  # refuses loopback, private ranges and hosts off the allow-list
     elif not _S3_URI.fullmatch(source):
         raise UploadRejected(422, "bad_source", "source must be an s3://bucket/key URI or an http(s) URL")
+    else:
+        check_s3(source, settings)  # refuses buckets and prefixes off the allow-list
     return create_image(session=session, image=NewImage(storage_ref=source, title=title))

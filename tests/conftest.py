@@ -34,6 +34,7 @@ TEST_ENV = {
     "STYLECAT_MLFLOW_TRACKING_URI": f"sqlite:///{_base.stack_dir / 'test' / 'mlflow' / 'mlflow.db'}",
     "STYLECAT_STACK_DIR": str(_base.stack_dir),
     "STYLECAT_INDEX_DEBOUNCE": "0.3",
+    "STYLECAT_S3_ALLOWED_SOURCES": '["illustrations/cats/"]',
 }
 
 

@@ -44,7 +44,7 @@ def _call(api: TestClient, route: str, image_id: int, headers: dict[str, str]) -
     if route == "upload":
         return api.post("/images", files={"file": ("b.png", plain_png(), "image/png")}, headers=headers)
     if route == "register":
-        return api.post("/images/register", json={"source": "s3://bucket/x.png"}, headers=headers)
+        return api.post("/images/register", json={"source": "s3://illustrations/cats/x.png"}, headers=headers)
     return api.post(f"/images/{image_id}/review", json={"style": "flat", "reviewer": "ana"}, headers=headers)
 
 

@@ -48,7 +48,13 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def server(s3: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     subprocess.run([*STYLECAT, "model", "bootstrap"], check=True, capture_output=True)
     port = free_port()
-    env = {**AWS, "STYLECAT_S3_ENDPOINT_URL": s3, "STYLECAT_TORCH_THREADS": "1"}
+    env = {
+        **AWS,
+        "STYLECAT_S3_ENDPOINT_URL": s3,
+        "STYLECAT_TORCH_THREADS": "1",
+        "STYLECAT_S3_ALLOWED_SOURCES": '["uploads", "ghost"]',
+        "STYLECAT_MAX_UPLOAD_BYTES": str(MAX_BYTES),
+    }
     process = Process(["serve-model", "--port", str(port)], tmp_path_factory.mktemp("inference") / "server.log", env)
     base = f"http://127.0.0.1:{port}"
 
@@ -63,6 +69,9 @@ def server(s3: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
     finally:
         process.stop()
+
+
+MAX_BYTES = 3 * 1024 * 1024
 
 
 def b64(data: bytes) -> str:
@@ -112,6 +121,25 @@ def test_s3_inputs_through_a_local_s3_server(server: str, s3: str) -> None:
     first, second = response.json()["predictions"]
     assert first["pred"] == style
     assert second["error"]["code"] == "not_found"
+
+
+def test_s3_inputs_are_held_to_the_allow_list_and_tell_nothing_about_objects(server: str, s3: str) -> None:
+    """The server's role may read more than callers should; what it cannot read or find looks the
+    same, and an object over the limit is refused without its size (a ranged GET reads no more)."""
+    client = boto3.client(
+        "s3", endpoint_url=s3, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    for bucket in ("uploads", "payroll"):
+        client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket="payroll", Key="secret.png", Body=illustration(4, seed=555)[0])
+    big = MAX_BYTES + 12_345
+    client.put_object(Bucket="uploads", Key="big.png", Body=b"\x89PNG" + b"\0" * (big - 4))
+    inputs = ["s3://payroll/secret.png", "s3://uploads/big.png", "s3://uploads/nothing.png", "s3://ghost/nothing.png"]
+    predictions = httpx.post(f"{server}/invocations", json={"inputs": inputs}, timeout=30).json()["predictions"]
+    errors = [p["error"] for p in predictions]
+    assert [e["code"] for e in errors] == ["forbidden_source", "too_large", "not_found", "not_found"]
+    assert str(big) not in errors[1]["message"]
+    assert errors[2]["message"].removeprefix("s3://uploads/") == errors[3]["message"].removeprefix("s3://ghost/")
 
 
 @pytest.mark.parametrize(

@@ -124,6 +124,14 @@ def test_register_refuses_private_urls_and_malformed_sources(api: TestClient, so
     assert _row_count() == 0
 
 
+@pytest.mark.parametrize("source", ["s3://illustrations/dogs/1.png", "s3://payroll/2026.pdf", "s3://illustrations"])
+def test_register_refuses_buckets_and_prefixes_off_the_allow_list(api: TestClient, source: str) -> None:
+    """The workers' credentials may read more than uploaders should (allowed: illustrations/cats/)."""
+    response = api.post("/images/register", json={"source": source})
+    assert response.status_code == 422 and response.json()["error"]["code"] in ("forbidden_source", "bad_source")
+    assert _row_count() == 0
+
+
 def test_register_accepts_an_s3_uri(api: TestClient, settings: Settings) -> None:
     response = api.post("/images/register", json={"source": "s3://illustrations/cats/1.png", "title": "a cat"})
     assert response.status_code == 202
