@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     `model_uri` from the registry."""
     inference_port: int = Field(default=8080, validation_alias=AliasChoices("PORT", "STYLECAT_INFERENCE_PORT"))
     """SageMaker's port; `PORT` overrides it, as the container contract allows."""
+    inference_remote_inputs: bool = False
+    """Let `/invocations` take s3:// and http(s) inputs, read with the server's own role and network
+    (under the same allow-lists as `register`); off: base64 and raw image bodies only."""
+    inference_max_request_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    """Image bytes one request may bring in, all inputs together (fetched ones included)."""
+    inference_concurrency: int = Field(default=2, ge=1)
+    """Requests decoded and predicted at once; the others wait their turn."""
 
     # Storage of uploaded bytes
     storage: Literal["local", "s3"] = "local"

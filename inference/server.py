@@ -10,6 +10,14 @@ core/formats.py (`image/jpeg`, `image/png`, ...). Answer: `{"predictions": [...]
 Errors are explicit: 400 malformed JSON or empty inputs, 413 a body over SageMaker's real-time
 limit (6 MB), 415 another media type, 503 while the model loads. An image that cannot be fetched or
 decoded does not fail its batch: its place in `predictions` holds `{"error": {"code", "message"}}`.
+
+Resource limits: s3:// and http(s) inputs only when `inference_remote_inputs` is on (else
+`remote_inputs_disabled`); `inference_max_request_bytes` of image bytes per request (the inputs past
+it get `over_budget`); `inference_concurrency` requests decoded at once; and a pixel limit per image
+that fits the container's memory (limits.py).
+
+The server listens on 0.0.0.0:8080 in its container because SageMaker's contract says so; SageMaker
+authenticates callers (IAM) in front of it. Run elsewhere, `stylecat serve-model` binds loopback.
 """
 
 import asyncio
@@ -17,6 +25,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,8 +33,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from core.formats import BY_MEDIA_TYPE
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from images.fetch import FetchError, fetch
+from inference.limits import memory_limit, pixel_budget
 from inference.loading import LoadedModel, load
 from model.preprocess import ImageDecodeError
 
@@ -35,7 +45,20 @@ SAGEMAKER_MAX_BODY = 6_291_456  # bytes: the real-time endpoint's payload limit
 MAX_INPUTS = 256
 RAW_TYPES = set(BY_MEDIA_TYPE)
 
+REMOTE_PREFIXES = ("s3://", "http://", "https://")
+
 state: dict[str, LoadedModel] = {}
+
+
+@dataclass
+class Limits:
+    pixels: int = 0
+    """Per image (limits.py)."""
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    """Requests decoding and predicting now."""
+
+
+limits = Limits()
 
 
 @asynccontextmanager
@@ -46,6 +69,10 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         state["model"] = await run_in_threadpool(load, get_settings())
         log.info("model %s version %s loaded", state["model"].name, state["model"].version)
 
+    settings = get_settings()
+    limits.pixels = pixel_budget(settings, memory_limit())
+    limits.slots = asyncio.Semaphore(settings.inference_concurrency)
+    log.info("decoding %d requests at once, at most %d pixels an image", settings.inference_concurrency, limits.pixels)
     task = asyncio.create_task(load_in_background())
     yield
     task.cancel()
@@ -65,18 +92,33 @@ def ping() -> JSONResponse:
     return JSONResponse({"status": "ok", "model": state["model"].describe()})
 
 
-def _predict(model: LoadedModel, refs: list[str] | None, raw: bytes | None) -> list[dict[str, Any]]:
-    settings = get_settings()
+def _inputs(refs: list[str], settings: Settings) -> list[bytes | FetchError]:
+    """Each input's bytes or why not, in order, within the request's byte budget."""
     fetched: list[bytes | FetchError] = []
-    for ref in refs or []:
+    left = settings.inference_max_request_bytes
+    for ref in refs:
         try:
-            fetched.append(fetch(ref, settings))
+            if ref.startswith(REMOTE_PREFIXES) and not settings.inference_remote_inputs:
+                raise FetchError("remote_inputs_disabled", "this server takes base64 inputs only")
+            if left < 0:
+                raise FetchError("over_budget", "the request's earlier inputs used its byte budget")
+            data = fetch(ref, settings)
+            left -= len(data)
+            if left < 0:
+                raise FetchError("over_budget", f"inputs over {settings.inference_max_request_bytes} bytes together")
+            fetched.append(data)
         except FetchError as exc:
             fetched.append(exc)
+    return fetched
+
+
+def _predict(model: LoadedModel, refs: list[str] | None, raw: bytes | None) -> list[dict[str, Any]]:
+    settings = get_settings()
+    fetched = _inputs(refs or [], settings)
     if raw is not None:
         fetched.append(raw)
     images = [item for item in fetched if isinstance(item, bytes)]
-    results = iter(model.predictor.predict(images, settings.max_image_pixels))
+    results = iter(model.predictor.predict(images, limits.pixels))
     answer: list[dict[str, Any]] = []
     for item in fetched:
         result = item if isinstance(item, FetchError) else next(results)
@@ -136,5 +178,6 @@ async def invocations(request: Request) -> JSONResponse:
             f"send application/json or one of {sorted(RAW_TYPES)}, not {content_type or 'nothing'!r}",
         )
     model = state["model"]
-    predictions = await run_in_threadpool(_predict, model, refs, raw)
+    async with limits.slots:
+        predictions = await run_in_threadpool(_predict, model, refs, raw)
     return JSONResponse({"predictions": predictions, "model": model.describe()})

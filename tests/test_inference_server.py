@@ -6,15 +6,17 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
 import httpx
 import pytest
+from PIL import Image as PILImage
 
 from inference.entrypoint import server_command
-from tests.factories import illustration, plain_png
-from tests.processes import STYLECAT, Process, chunked_post, free_port, wait_for
+from tests.factories import encode, illustration, plain_png
+from tests.processes import STYLECAT, Process, chunked_post, free_port, serving, wait_for
 
 AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -47,28 +49,39 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def server(s3: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     subprocess.run([*STYLECAT, "model", "bootstrap"], check=True, capture_output=True)
-    port = free_port()
     env = {
         **AWS,
         "STYLECAT_S3_ENDPOINT_URL": s3,
         "STYLECAT_TORCH_THREADS": "1",
         "STYLECAT_S3_ALLOWED_SOURCES": '["uploads", "ghost"]',
         "STYLECAT_MAX_UPLOAD_BYTES": str(MAX_BYTES),
+        "STYLECAT_INFERENCE_REMOTE_INPUTS": "true",
+        "STYLECAT_INFERENCE_MAX_REQUEST_BYTES": str(4 * 1024 * 1024),
     }
-    process = Process(["serve-model", "--port", str(port)], tmp_path_factory.mktemp("inference") / "server.log", env)
-    base = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{base}/ping", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(ready, 90, f"/ping\n{process.tail()}")
+    with serving(["serve-model"], tmp_path_factory.mktemp("inference") / "server.log", _ready, env) as base:
         yield base
+
+
+@pytest.fixture(scope="module")
+def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A second server with the default limits: (base URL, process id)."""
+    subprocess.run([*STYLECAT, "model", "bootstrap"], check=True, capture_output=True)
+    port = free_port()
+    log = tmp_path_factory.mktemp("inference-defaults") / "server.log"
+    process = Process(["serve-model", "--port", str(port)], log, {"STYLECAT_TORCH_THREADS": "1"})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _ready(base), 90, f"/ping\n{process.tail()}")
+        yield base, process.popen.pid
     finally:
         process.stop()
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/ping", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 MAX_BYTES = 3 * 1024 * 1024
@@ -169,6 +182,53 @@ def test_a_chunked_body_over_the_limit_is_refused_while_it_arrives(server: str) 
     assert sent < 6_291_456 + 8 * 1024 * 1024, f"{sent} bytes of an 80 MiB body read before the answer"
 
 
+def test_remote_inputs_are_off_by_default(default_server: tuple[str, int]) -> None:
+    """Before: any caller could make the server read s3:// with its role and fetch URLs."""
+    inputs = ["s3://uploads/a/b.img", "https://example.com/x.png", b64(plain_png())]
+    predictions = httpx.post(f"{default_server[0]}/invocations", json={"inputs": inputs}, timeout=30).json()
+    codes = [p.get("error", {}).get("code") for p in predictions["predictions"]]
+    assert codes == ["remote_inputs_disabled", "remote_inputs_disabled", None]
+
+
+def test_a_request_has_a_byte_budget(server: str, s3: str) -> None:
+    """4 MiB of image bytes per request (this server's setting): the third 1.5 MiB input is over it."""
+    client = boto3.client(
+        "s3", endpoint_url=s3, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    client.create_bucket(Bucket="uploads")
+    for name in "abc":
+        client.put_object(Bucket="uploads", Key=f"budget/{name}.png", Body=b"\x89PNG" + b"\0" * 1_500_000)
+    inputs = [f"s3://uploads/budget/{name}.png" for name in "abc"] + [b64(plain_png())]
+    predictions = httpx.post(f"{server}/invocations", json={"inputs": inputs}, timeout=30).json()["predictions"]
+    codes = [p.get("error", {}).get("code") for p in predictions]
+    assert codes == ["truncated", "truncated", "over_budget", "over_budget"]
+
+
+def _peak_rss(pid: int) -> int:
+    """The process's high-water mark of resident memory, in bytes."""
+    line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM"))
+    return int(line.split()[1]) * 1024
+
+
+def test_concurrent_decodes_are_bounded(default_server: tuple[str, int]) -> None:
+    """Six requests at once, each a 30-megapixel PNG (small on the wire, ~370 MiB to decode): at
+    most `inference_concurrency` (2) decode at a time. Before, all six decoded at once."""
+    base, pid = default_server
+    bomb = encode(PILImage.new("RGB", (6000, 5000), (200, 30, 30)), "PNG")
+    headers = {"content-type": "image/png"}
+    before = _peak_rss(pid)
+    assert httpx.post(f"{base}/invocations", content=bomb, headers=headers, timeout=120).status_code == 200
+    one = _peak_rss(pid) - before
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(
+            pool.map(lambda _: httpx.post(f"{base}/invocations", content=bomb, headers=headers, timeout=120), range(6))
+        )
+    assert all(answer.status_code == 200 for answer in answers)
+    six = _peak_rss(pid) - before
+    assert one > 150 * 1024 * 1024, f"one decode took only {one / 2**20:.0f} MiB"
+    assert six < 2.6 * one, f"six at once: {six / 2**20:.0f} MiB over the start, one alone: {one / 2**20:.0f} MiB"
+
+
 def test_a_bad_image_is_a_per_item_error_and_the_batch_still_answers(server: str) -> None:
     inputs = [b64(plain_png()), b64(b"not an image"), b64(plain_png()[:60]), "http://127.0.0.1:1/x.png", "!!"]
     predictions = httpx.post(f"{server}/invocations", json={"inputs": inputs}).json()["predictions"]
@@ -223,3 +283,25 @@ def test_dockerfile_and_deploy_script_statically() -> None:
     for flag in ("--model-uri", "--instance-type", "--instance-count", "--role-arn", "--region"):
         assert flag in text
     assert "mlflow deployments create -t" in text and "image_url=" in text and "docker push" in text
+
+
+@pytest.mark.unit
+def test_the_pixel_budget_fits_the_containers_memory(tmp_path: Path) -> None:
+    from core.settings import Settings
+    from inference.limits import memory_limit, pixel_budget
+
+    v2, v1 = tmp_path / "memory.max", tmp_path / "memory.limit_in_bytes"
+    assert memory_limit((v2, v1)) is None  # no cgroup files: no limit
+    v2.write_text("max\n")
+    assert memory_limit((v2, v1)) is None
+    v2.write_text(f"{2**30}\n")
+    assert memory_limit((v2, v1)) == 2**30
+    v2.unlink()
+    v1.write_text("9223372036854771712\n")  # cgroup v1's "unlimited"
+    assert memory_limit((v2, v1)) is None
+
+    two_at_once = Settings(inference_concurrency=2)
+    assert pixel_budget(two_at_once, None) == two_at_once.max_image_pixels
+    assert pixel_budget(two_at_once, 8 * 2**30) == two_at_once.max_image_pixels  # capped
+    one_gib = pixel_budget(two_at_once, 2**30)
+    assert 20_000_000 < one_gib < 22_000_000  # 2 decodes of ~12.4 bytes a pixel in half of 1 GiB
