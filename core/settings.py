@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # Pipeline
     opensearch_index: str = "illustrations"
     """The alias that search reads and the indexer writes; it points at a versioned index."""
+    model_recheck_interval: float = Field(default=30.0, gt=0)
+    """Seconds between a worker's look-ups of the model alias (a moved alias is followed); while the
+    registry is unreachable the loaded version keeps serving."""
     max_attempts: int = Field(default=5, ge=1)
     """Attempts per image before it is failed with code `too_many_attempts`."""
     max_transient_failures: int = Field(default=8, ge=1)

@@ -1,7 +1,9 @@
 """The `stylecat` command: the front door for every operation."""
 
+import os
 import subprocess
 import sys
+import tempfile
 from typing import Annotated
 
 import typer
@@ -145,8 +147,11 @@ def worker(
     queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = "categorize.live,index",
     concurrency: Annotated[int, typer.Option(help="Prefork child processes.")] = 2,
     loglevel: str = "INFO",
+    metrics_port: Annotated[int, typer.Option(help="Serve Prometheus metrics on this port (0: off).")] = 0,
 ) -> None:
     """Run a Celery worker. Run live and backfill on separate workers: `--queues categorize.backfill`."""
+    if metrics_port:  # before prometheus_client is imported: the children write their samples here
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="stylecat-metrics-")
     from core.queues import Queue
     from worker.app import app as celery_app
 
@@ -158,6 +163,10 @@ def worker(
         # Registering runs the model once; in a process of its own, so torch never starts in the
         # parent before the fork (a forked OpenMP pool deadlocks the children).
         subprocess.run([sys.executable, "-m", "stylecat", "model", "bootstrap"], check=True)
+    if metrics_port:
+        from worker.metrics import serve
+
+        serve(metrics_port)
     celery_app.conf.worker_concurrency = concurrency  # read by each child to size its torch threads
     celery_app.worker_main(["worker", "-Q", ",".join(names), "-c", str(concurrency), f"--loglevel={loglevel}"])
 

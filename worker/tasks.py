@@ -9,7 +9,7 @@ import logging
 import redis
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_process_shutdown
 from celery.utils.time import get_exponential_backoff_interval
 from sqlalchemy.exc import OperationalError
 
@@ -18,6 +18,7 @@ from core.settings import get_settings
 from db.session import get_engine, session_scope
 from search.client import get_client
 from search.indexer import index_pending
+from worker import metrics
 from worker.app import app
 from worker.backends import get_classifier
 from worker.categorize import categorize, fail_all
@@ -47,6 +48,11 @@ def _init_child(**_: object) -> None:
     torch.set_num_threads(torch_threads(get_settings(), app.conf.worker_concurrency or 1))
 
 
+@worker_process_shutdown.connect
+def _child_exited(pid: int, **_: object) -> None:
+    metrics.child_exited(pid)
+
+
 def _redis() -> redis.Redis:
     return redis_client(get_settings().redis_url)
 
@@ -67,6 +73,8 @@ def categorize_task(self: Task, image_ids: list[int]) -> dict[str, int]:
         _one_by_one(image_ids, self.request.delivery_info or {})
         return {"split": len(image_ids)}
     request_indexing()
+    for outcome, count in (("categorized", len(summary.categorized)), ("failed", len(summary.failed))):
+        metrics.IMAGES.labels(outcome).inc(count)
     if summary.deferred:  # only the images whose source was briefly away run again, with backoff
         countdown = get_exponential_backoff_interval(2, self.request.retries, 120, full_jitter=True)
         log.warning("source unavailable for %d images; retrying them in %d s", len(summary.deferred), countdown)
