@@ -108,6 +108,10 @@ class Image(Base):
 
     index_version: Mapped[int] = mapped_column(BigInteger, server_default="1")
     indexed_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    index_parked_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    """The version OpenSearch rejected for good (`index_error` says why); pending again once a write
+    gives the row a newer version."""
+    index_error: Mapped[str | None] = mapped_column(Text)
 
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(

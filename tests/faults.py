@@ -287,7 +287,8 @@ class RedisServer:
 
 
 class EndpointProxy:
-    """Stands between the workers and the inference server and misbehaves on demand: `error` (503),
+    """Stands between a client and an HTTP server (the inference server, OpenSearch) and misbehaves
+    on demand, on POST requests: `error` (503),
     `throttle` (SageMaker's 400 ThrottlingException), `down` (connections closed unanswered),
     `slow` (answers after `delay` seconds). Counts the requests it gets, to show there is no storm."""
 
@@ -301,6 +302,17 @@ class EndpointProxy:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 self._answer(*proxy.forward("GET", self.path, b"", {}))
+
+            def do_HEAD(self) -> None:  # noqa: N802
+                status, _, _ = proxy.forward("HEAD", self.path, b"", {})
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_PUT(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                headers = {"Content-Type": self.headers.get("Content-Type", "application/json")}
+                self._answer(*proxy.forward("PUT", self.path, body, headers))
 
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))

@@ -1,7 +1,11 @@
 """The indexer against the real OpenSearch: outbox versions, external versioning, the alias, rebuild."""
 
+import threading
+import time
+
 import pytest
 from opensearchpy import OpenSearch
+from sqlalchemy import text
 
 from core.settings import Settings
 from db.models import Image
@@ -11,6 +15,8 @@ from search.client import get_client
 from search.indexer import bulk_body, index_pending
 from search.rebuild import rebuild
 from tests.factories import PROBS, image_row
+from tests.faults import EndpointProxy
+from tests.processes import wait_for
 
 MODEL = ModelRef(name="style-cnn", version="1", backend="local")
 
@@ -78,3 +84,56 @@ def test_rebuild_swaps_the_alias_without_losing_documents(client: OpenSearch, se
     assert client.count(index=alias)["count"] == 4
     settings_now = client.indices.get_settings(index=after)[after]["settings"]["index"]
     assert settings_now["refresh_interval"] == "1s"
+
+
+def test_no_row_is_locked_while_opensearch_answers(client: OpenSearch, settings: Settings) -> None:
+    """Before: the indexer held the rows' locks through the bulk request (30 s x 4 tries when
+    OpenSearch was slow), and worker claims and reviews waited on them."""
+    ids = categorized(["flat", "3d"])
+    with EndpointProxy(settings.opensearch_url) as proxy:
+        proxy.delay = 3  # every bulk request answers 3 s late
+        slow = OpenSearch(proxy.url, timeout=30)
+        indexer = threading.Thread(
+            target=index_pending,
+            kwargs={"session_factory": session_scope, "client": slow, "alias": settings.opensearch_index},
+        )
+        indexer.start()
+        wait_for(lambda: proxy.requests >= 1, 30, "the bulk request to be on its way", interval=0.05)
+        started = time.monotonic()
+        with session_scope() as session:
+            session.execute(text("SET LOCAL lock_timeout = '1s'"))
+            add_review(session=session, image_id=ids[0], style="line_art", reviewer="ana")  # version 3
+        waited = time.monotonic() - started
+        indexer.join(30)
+    assert waited < 1, f"the review waited {waited:.1f} s for the indexer"
+    # the batch in flight marked version 2; the indexer's next batch took the review's version 3
+    with session_scope() as session:
+        reviewed = session.get(Image, ids[0])
+        assert reviewed is not None and (reviewed.indexed_version, reviewed.index_version) == (3, 3)
+    assert client.get(index=settings.opensearch_index, id=str(ids[0]))["_source"]["style"] == "line_art"
+
+
+def test_a_document_opensearch_rejects_is_parked_with_its_error(client: OpenSearch, settings: Settings) -> None:
+    """Before: a rejected document stayed pending, at the front of every batch, sent again each run."""
+    bad, good = categorized(["flat", "3d"])
+    with session_scope() as session:  # a value the mapping cannot take (probabilities are floats)
+        session.execute(text('UPDATE images SET style_probs = \'{"flat": "lots"}\' WHERE id = :id'), {"id": bad})
+    alias = settings.opensearch_index
+
+    first = index_pending(session_factory=session_scope, client=client, alias=alias)
+    assert (first.indexed, first.errors, first.parked) == (1, 1, 1)
+    with session_scope() as session:
+        row = session.get(Image, bad)
+        assert row is not None and row.index_error is not None and "parsing" in row.index_error
+        assert row.index_parked_version == row.index_version and row.indexed_version < row.index_version
+    again = index_pending(session_factory=session_scope, client=client, alias=alias)
+    assert (again.indexed, again.errors) == (0, 0)  # not sent again
+
+    with session_scope() as session:  # a later write, a new version: it is tried again
+        add_review(session=session, image_id=bad, style="flat", reviewer="ana")
+        session.execute(text("UPDATE images SET style_probs = NULL WHERE id = :id"), {"id": bad})
+    fixed = index_pending(session_factory=session_scope, client=client, alias=alias)
+    assert (fixed.indexed, fixed.errors) == (1, 0)
+    with session_scope() as session:
+        assert session.get(Image, bad).index_error is None  # type: ignore[union-attr]
+    assert good

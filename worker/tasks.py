@@ -112,7 +112,7 @@ def index_task() -> dict[str, int]:
     )
     if report.more:  # yield the worker to live tasks, then carry on
         request_indexing()
-    return {"indexed": report.indexed, "stale": report.stale, "errors": report.errors}
+    return {"indexed": report.indexed, "stale": report.stale, "errors": report.errors, "parked": report.parked}
 
 
 @app.task(name=SWEEP, acks_late=True, **RETRY)
