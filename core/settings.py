@@ -21,6 +21,10 @@ class Settings(BaseSettings):
 
     # Services
     database_url: str = "postgresql+psycopg://stylecat:stylecat@127.0.0.1:5432/stylecat"
+    db_pool_size: int = Field(default=5, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a request waits for a free connection before the API answers 503 `database_busy`."""
     redis_url: str = "redis://127.0.0.1:6379/0"
     opensearch_url: str = "http://127.0.0.1:9200"
     mlflow_tracking_uri: str = ""
@@ -84,6 +88,10 @@ class Settings(BaseSettings):
     registry is unreachable the loaded version keeps serving."""
     max_attempts: int = Field(default=5, ge=1)
     """Attempts per image before it is failed with code `too_many_attempts`."""
+    rate_limit_per_minute: int = Field(default=12_000, ge=0)
+    """Requests a minute per API key to the routes that need a key (429 past it); 0: no limit."""
+    max_live_queue: int = Field(default=20_000, ge=0)
+    """Uploads and registrations get 503 while the live queue holds more jobs than this; 0: no limit."""
     max_transient_failures: int = Field(default=8, ge=1)
     """Times an image's source may be briefly unavailable (a URL answering 503, storage away) before
     the image is failed with `source_unavailable`; each is retried alone, with backoff up to 2 min."""

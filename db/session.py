@@ -15,7 +15,14 @@ SessionFactory = Callable[[], AbstractContextManager[Session]]
 
 @lru_cache
 def engine_for(url: str) -> Engine:
-    return create_engine(url, pool_pre_ping=True)
+    settings = get_settings()
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+    )
 
 
 def get_engine() -> Engine:

@@ -6,9 +6,17 @@ from fastapi.responses import JSONResponse
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from stylecat.api import health, images, search
-from stylecat.api.errors import RETRY, ApiError, database_unavailable, error_response, handle_api_error
+from stylecat.api.errors import (
+    RETRY,
+    ApiError,
+    database_busy,
+    database_unavailable,
+    error_response,
+    handle_api_error,
+)
 from stylecat.api.limits import RequestGuard
 
 app = FastAPI(title="stylecat", summary="Illustration styles, categorized in the background and searchable.")
@@ -21,6 +29,11 @@ app.add_middleware(RequestGuard)
 @app.exception_handler(OperationalError)
 async def database_down(request: Request, exc: OperationalError) -> JSONResponse:
     return await handle_api_error(request, database_unavailable())
+
+
+@app.exception_handler(PoolTimeout)
+async def pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:
+    return await handle_api_error(request, database_busy())
 
 
 @app.exception_handler(TransportError)

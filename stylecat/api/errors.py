@@ -5,8 +5,10 @@
     ├── 401/403  unauthenticated, invalid_key, forbidden              (deps.py)
     ├── 404      not_found                                            (images.py)
     ├── 413/415/422  too_large, unsupported_type, empty, ...          (producer.uploads.UploadRejected)
+    ├── 429      rate_limited (per API key)                           (limits.py)
     ├── 422      unknown_style, page_too_deep, unsafe_url, ...        (search.py, images.fetch.FetchError)
-    └── 503      database_unavailable, search_unavailable             (app.py, from driver errors)
+    └── 503      database_unavailable, database_busy, search_unavailable   (app.py, from driver errors)
+                 queue_full                                           (limits.py)
 
 Request validation (a wrong type, a missing field) keeps FastAPI's own 422 body, `{"detail": [...]}`,
 which lists every field at fault.
@@ -31,6 +33,11 @@ RETRY = {"Retry-After": "5"}
 def database_unavailable() -> ApiError:
     """PostgreSQL down or restarting: a clear 503 to retry, not a 500."""
     return ApiError(503, "database_unavailable", "PostgreSQL is unreachable; retry", RETRY)
+
+
+def database_busy() -> ApiError:
+    """Every pooled connection in use for `db_pool_timeout`: 503 to retry, not a 500."""
+    return ApiError(503, "database_busy", "every database connection is in use; retry", RETRY)
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -4,25 +4,37 @@
 2. A route that needs an API key (`KEYED_ROUTES`, which must agree with the `KeyCheck` on each route,
    see deps.py; a test holds them together): the key is checked from the headers alone, 401/403 at
    once, and the key row is handed to the route.
-3. While the route reads its body, bytes are counted as they arrive, whatever the framing
+3. Backpressure, for those routes: at most `rate_limit_per_minute` requests a minute per key (429
+   with `Retry-After`), and no new uploads while the live queue is deeper than `max_live_queue`
+   (503 `queue_full` with `Retry-After`). Both are counted in Redis; if Redis is away they let the
+   request through (the upload itself still succeeds, see deps.commit_then_send).
+4. While the route reads its body, bytes are counted as they arrive, whatever the framing
    (chunked bodies declare no length): past the limit the read stops and the answer is 413.
 
 Limits: an upload (`POST /images`, multipart) may carry `max_upload_bytes` plus its framing; every
 other body is a small JSON document (`JSON_BODY_LIMIT`).
 """
 
+import logging
 import re
+import time
 
+import redis
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.queues import Queue
 from core.settings import get_settings
 from db.models import ApiKey
 from db.models import Scope as ApiScope
 from db.session import session_factory
 from stylecat.api.deps import check_key
-from stylecat.api.errors import ApiError, database_unavailable, error_response
+from stylecat.api.errors import ApiError, database_busy, database_unavailable, error_response
+from worker.dispatch import depths, redis_client
+
+log = logging.getLogger(__name__)
 
 JSON_BODY_LIMIT = 16 * 1024
 MULTIPART_FRAMING = 64 * 1024
@@ -58,11 +70,37 @@ def _bearer(scope: Scope) -> str | None:
     return None
 
 
-def _authenticate(needed: ApiScope, token: str | None) -> ApiKey:
-    with session_factory()() as session:
-        key = check_key(session=session, token=token, scope=needed)
-        session.expunge(key)
-        return key
+def _admitted_key(needed: ApiScope, token: str | None) -> ApiKey:
+    """The live key with the scope, under its rate and the queue limit; else the ApiError to answer."""
+    try:
+        with session_factory()() as session:
+            key = check_key(session=session, token=token, scope=needed)
+            session.expunge(key)
+    except OperationalError:
+        raise database_unavailable() from None
+    except PoolTimeout:
+        raise database_busy() from None
+    _admit(key, needed)
+    return key
+
+
+def _admit(key: ApiKey, needed: ApiScope) -> None:
+    """Raise a refusal when the key is over its rate or (for uploads) the live queue is too deep."""
+    settings = get_settings()
+    client = redis_client(settings.redis_url)
+    try:
+        if settings.rate_limit_per_minute:
+            now = time.time()
+            window = f"stylecat:rate:{key.id}:{int(now // 60)}"
+            count, _ = client.pipeline().incr(window).expire(window, 120).execute()
+            if int(count) > settings.rate_limit_per_minute:
+                wait = {"Retry-After": str(60 - int(now % 60))}
+                raise ApiError(429, "rate_limited", f"over {settings.rate_limit_per_minute} requests a minute", wait)
+        if needed is ApiScope.UPLOAD and settings.max_live_queue:
+            if depths(client, (Queue.LIVE,))[Queue.LIVE] > settings.max_live_queue:
+                raise ApiError(503, "queue_full", "too many images are waiting; retry later", {"Retry-After": "30"})
+    except redis.RedisError as exc:
+        log.warning("backpressure checks skipped, Redis is unreachable: %s", exc)
 
 
 class RequestGuard:
@@ -81,12 +119,9 @@ class RequestGuard:
         needed = required_scope(scope["method"], scope["path"])
         if needed is not None:
             try:
-                key = await run_in_threadpool(_authenticate, needed, _bearer(scope))
+                key = await run_in_threadpool(_admitted_key, needed, _bearer(scope))
             except ApiError as refusal:
                 await _refuse(scope, receive, send, refusal)
-                return
-            except OperationalError:
-                await _refuse(scope, receive, send, database_unavailable())
                 return
             scope.setdefault("state", {})["api_key"] = key
         await self._counted(scope, receive, send, limit)
