@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     s3_bucket: str = ""
     s3_prefix: str = "images/"
     s3_endpoint_url: str | None = None
-    """A local S3-compatible server (moto) instead of AWS."""
+    """An S3-compatible server instead of AWS (the local stack's S3Proxy: `stylecat stack env`)."""
     aws_region: str = "us-east-1"
 
     # Input limits

@@ -30,7 +30,15 @@ def content_key(sha256: str, extension: str) -> str:
 @lru_cache
 def s3_client(endpoint_url: str | None, region: str) -> Any:
     """One client per process and endpoint (boto3 clients are not shared across forks)."""
-    config = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "total_max_attempts": 3})
+    config = Config(
+        connect_timeout=5,
+        read_timeout=30,
+        retries={"mode": "standard", "total_max_attempts": 3},
+        # checksums only where S3 requires them: S3-compatible servers (S3Proxy, older MinIO) refuse
+        # the trailing checksums that boto3 sends by default since 1.36
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
 
 

@@ -21,6 +21,7 @@ from core.settings import Settings, get_settings
 from db.session import engine_for
 from migrations import commands as migrate
 from producer.apikeys import issue_key
+from stylecat.stack import s3proxy
 
 _base = get_settings()
 TEST_DB = f"{make_url(_base.database_url).database}_test"
@@ -35,6 +36,11 @@ TEST_ENV = {
     "STYLECAT_STACK_DIR": str(_base.stack_dir),
     "STYLECAT_INDEX_DEBOUNCE": "0.3",
     "STYLECAT_S3_ALLOWED_SOURCES": '["illustrations/cats/"]',
+    # the stack's S3-compatible server (S3Proxy); storage stays local unless a test asks for s3
+    "STYLECAT_S3_ENDPOINT_URL": _base.s3_endpoint_url or s3proxy.URL,
+    "AWS_ACCESS_KEY_ID": s3proxy.IDENTITY,
+    "AWS_SECRET_ACCESS_KEY": s3proxy.CREDENTIAL,
+    "AWS_DEFAULT_REGION": "us-east-1",
 }
 
 

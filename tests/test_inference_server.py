@@ -1,5 +1,5 @@
 """The SageMaker-compatible server, running as a real process: the contract, every error case, S3
-inputs through a local S3-compatible server (moto), and the real boto3 sagemaker-runtime client."""
+inputs through the stack's S3-compatible server (S3Proxy), and the real boto3 sagemaker-runtime client."""
 
 import base64
 import json
@@ -8,50 +8,43 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import boto3
 import httpx
 import pytest
 from PIL import Image as PILImage
 
+from core.settings import Settings
+from images.storage import s3_client
 from inference.entrypoint import server_command
 from tests.factories import encode, illustration, plain_png
 from tests.processes import STYLECAT, Process, chunked_post, free_port, serving, wait_for
 
-AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-
 
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """moto's S3-compatible server on loopback."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+def s3(settings: Settings) -> str:
+    """The stack's S3-compatible server (S3Proxy)."""
+    assert settings.s3_endpoint_url
+    return settings.s3_endpoint_url
 
-    def answers() -> bool:
-        try:
-            return httpx.get(url, timeout=1).status_code < 500
-        except httpx.HTTPError:
-            return False
 
-    wait_for(answers, 30, "moto")
-    yield url
-    process.terminate()
-    process.wait(10)
+def _s3_client(url: str) -> Any:
+    return s3_client(url, "us-east-1")
+
+
+def _bucket(client: Any, name: str) -> None:
+    try:
+        client.create_bucket(Bucket=name)
+    except client.exceptions.ClientError as exc:  # left by an earlier run: the store persists
+        if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
 
 
 @pytest.fixture(scope="module")
 def server(s3: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     subprocess.run([*STYLECAT, "model", "bootstrap"], check=True, capture_output=True)
     env = {
-        **AWS,
-        "STYLECAT_S3_ENDPOINT_URL": s3,
         "STYLECAT_TORCH_THREADS": "1",
         "STYLECAT_S3_ALLOWED_SOURCES": '["uploads", "ghost"]',
         "STYLECAT_MAX_UPLOAD_BYTES": str(MAX_BYTES),
@@ -122,10 +115,8 @@ def test_raw_image_body(server: str) -> None:
 
 
 def test_s3_inputs_through_a_local_s3_server(server: str, s3: str) -> None:
-    client = boto3.client(
-        "s3", endpoint_url=s3, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    client.create_bucket(Bucket="uploads")
+    client = _s3_client(s3)
+    _bucket(client, "uploads")
     data, style = illustration(3, seed=555)
     client.put_object(Bucket="uploads", Key="a/b.img", Body=data)
     response = httpx.post(
@@ -139,11 +130,9 @@ def test_s3_inputs_through_a_local_s3_server(server: str, s3: str) -> None:
 def test_s3_inputs_are_held_to_the_allow_list_and_tell_nothing_about_objects(server: str, s3: str) -> None:
     """The server's role may read more than callers should; what it cannot read or find looks the
     same, and an object over the limit is refused without its size (a ranged GET reads no more)."""
-    client = boto3.client(
-        "s3", endpoint_url=s3, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
+    client = _s3_client(s3)
     for bucket in ("uploads", "payroll"):
-        client.create_bucket(Bucket=bucket)
+        _bucket(client, bucket)
     client.put_object(Bucket="payroll", Key="secret.png", Body=illustration(4, seed=555)[0])
     big = MAX_BYTES + 12_345
     client.put_object(Bucket="uploads", Key="big.png", Body=b"\x89PNG" + b"\0" * (big - 4))
@@ -192,10 +181,8 @@ def test_remote_inputs_are_off_by_default(default_server: tuple[str, int]) -> No
 
 def test_a_request_has_a_byte_budget(server: str, s3: str) -> None:
     """4 MiB of image bytes per request (this server's setting): the third 1.5 MiB input is over it."""
-    client = boto3.client(
-        "s3", endpoint_url=s3, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    client.create_bucket(Bucket="uploads")
+    client = _s3_client(s3)
+    _bucket(client, "uploads")
     for name in "abc":
         client.put_object(Bucket="uploads", Key=f"budget/{name}.png", Body=b"\x89PNG" + b"\0" * 1_500_000)
     inputs = [f"s3://uploads/budget/{name}.png" for name in "abc"] + [b64(plain_png())]

@@ -42,7 +42,7 @@ def test_postgres_and_redis_answer(settings: Settings) -> None:
 def test_up_twice_reuses_what_runs() -> None:
     result = stylecat("stack", "up")
     assert result.returncode == 0, result.stderr
-    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["postgres", "redis", "opensearch"]
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["postgres", "redis", "opensearch", "s3"]
     assert all("already running" in line for line in result.stdout.splitlines())
 
 
