@@ -65,6 +65,9 @@ def upload(
     paths: Annotated[list[Path], typer.Argument(exists=True, help="Files or folders of images.")],
     api: Annotated[str, typer.Option(help="Base URL of the stylecat API.")] = "http://127.0.0.1:8000",
     api_key: Annotated[str | None, typer.Option(help="A key with the upload scope; default STYLECAT_API_KEY.")] = None,
+    title_from_filename: Annotated[
+        bool, typer.Option(help="Publish each file's name (without extension) as its searchable title.")
+    ] = False,
 ) -> None:
     """Upload files (folders are walked) through the HTTP API, with a progress bar."""
     import httpx
@@ -82,7 +85,7 @@ def upload(
         )
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=api, timeout=60, headers=headers) as client, tqdm(total=len(files), unit="file") as bar:
-        accepted, rejected = upload_all(client, files, on_done=lambda: bar.update())
+        accepted, rejected = upload_all(client, files, on_done=lambda: bar.update(), titles=title_from_filename)
     for path, reason in rejected:
         typer.secho(f"rejected {path}: {reason}", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"accepted {len(accepted)}, rejected {len(rejected)}")

@@ -19,13 +19,15 @@ def collect(paths: list[Path]) -> list[Path]:
 
 
 def upload_all(
-    client: httpx.Client, files: list[Path], on_done: Callable[[], None]
+    client: httpx.Client, files: list[Path], on_done: Callable[[], None], titles: bool = False
 ) -> tuple[list[int], list[tuple[Path, str]]]:
+    """Post each file; with `titles`, its name without extension is sent as its public title."""
     accepted: list[int] = []
     rejected: list[tuple[Path, str]] = []
     for path in files:
         with path.open("rb") as handle:
-            response = client.post("/images", files={"file": (path.name, handle)})
+            form = {"title": path.stem} if titles else None
+            response = client.post("/images", files={"file": (path.name, handle)}, data=form)
         if response.status_code == 202:
             accepted.append(response.json()["id"])
         else:

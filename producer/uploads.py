@@ -47,7 +47,7 @@ def check_image(data: bytes, settings: Settings) -> Checked:
     return Checked(image_format, width, height)
 
 
-def accept_upload(*, session: Session, data: bytes, filename: str | None, settings: Settings) -> int:
+def accept_upload(*, session: Session, data: bytes, title: str | None, settings: Settings) -> int:
     checked = check_image(data, settings)
     sha256 = hashlib.sha256(data).hexdigest()
     image_format = BY_PILLOW[checked.format]
@@ -57,7 +57,7 @@ def accept_upload(*, session: Session, data: bytes, filename: str | None, settin
         session=session,
         image=NewImage(
             storage_ref=ref,
-            title=(filename or "")[:500] or None,
+            title=title,
             content_type=content_type,
             size_bytes=len(data),
             width=checked.width,

@@ -15,6 +15,7 @@ from core.queues import Queue
 from core.settings import Settings
 from db.models import Image
 from db.session import session_scope
+from search.mapping import document
 from stylecat.api import app
 from tests.factories import encode, plain_png
 
@@ -59,12 +60,25 @@ def test_upload_stores_inserts_and_enqueues_after_commit(api: TestClient, settin
     }
     with session_scope() as session:
         row = session.get(Image, body["id"])
-        assert row is not None and (row.width, row.height, row.content_type, row.title) == (
-            64,
-            48,
-            "image/png",
-            "cat.png",
-        )
+        assert row is not None and (row.width, row.height, row.content_type, row.title) == (64, 48, "image/png", None)
+
+
+def test_search_shows_the_title_an_uploader_sends_and_never_the_file_name(api: TestClient) -> None:
+    """Before: every uploader's file name (`IMG_0042 passport jane doe.png`) was the public title."""
+    private = api.post("/images", files={"file": ("IMG_0042 passport jane doe.png", plain_png(), "image/png")})
+    titled = api.post(
+        "/images", files={"file": ("x.png", plain_png((30, 20)), "image/png")}, data={"title": "a red cat"}
+    )
+    assert private.status_code == titled.status_code == 202
+    with session_scope() as session:
+        rows = {row.id: row for row in session.scalars(select(Image))}
+    docs = {image_id: json.dumps(document(row)) for image_id, row in rows.items()}
+    assert "passport" not in docs[private.json()["id"]] and "IMG_0042" not in json.dumps(
+        rows[private.json()["id"]].__dict__, default=str
+    )
+    assert json.loads(docs[titled.json()["id"]])["title"] == "a red cat"
+    too_long = api.post("/images", files={"file": ("y.png", plain_png(), "image/png")}, data={"title": "x" * 501})
+    assert too_long.status_code == 422
 
 
 def _bomb() -> bytes:

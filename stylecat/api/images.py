@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi import Path as PathParam
 from sqlalchemy import select
 
@@ -25,11 +25,18 @@ def _refused(exc: UploadRejected | FetchError) -> ApiError:
 
 
 @router.post("", status_code=202, response_model=Accepted, responses=errors(401, 403, 413, 415, 422))
-def upload(file: Annotated[UploadFile, File()], session: SessionDep, settings: SettingsDep, _: UploadKey) -> Accepted:
-    """Store an illustration and queue it for categorization (type checked by content, not name)."""
+def upload(
+    file: Annotated[UploadFile, File()],
+    session: SessionDep,
+    settings: SettingsDep,
+    _: UploadKey,
+    title: Annotated[str | None, Form(max_length=500, description="Public, searchable.")] = None,
+) -> Accepted:
+    """Store an illustration and queue it for categorization (type checked by content, not name).
+    The file's name is neither stored nor shown: search shows only a `title` the uploader sends."""
     data = file.file.read(settings.max_upload_bytes + 1)
     try:
-        image_id = accept_upload(session=session, data=data, filename=file.filename, settings=settings)
+        image_id = accept_upload(session=session, data=data, title=title, settings=settings)
     except UploadRejected as exc:
         raise _refused(exc) from None
     commit_then_send(session, lambda: enqueue(image_id, "live"), f"enqueue image {image_id}")
