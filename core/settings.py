@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout: float = Field(default=10.0, gt=0)
+    migration_lock_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a migration waits for a table lock before it fails (instead of queueing every query
+    behind it while a long transaction holds the table)."""
     """Seconds a request waits for a free connection before the API answers 503 `database_busy`."""
     redis_url: str = "redis://127.0.0.1:6379/0"
     opensearch_url: str = "http://127.0.0.1:9200"
@@ -144,8 +147,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_production_secrets(self) -> "Settings":
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("STYLECAT_STORAGE=s3 needs STYLECAT_S3_BUCKET")
         if self.environment == "production":
             self._refuse_placeholder_secrets()
+            if self.storage == "local" and "storage_dir" not in self.model_fields_set:
+                raise ValueError(
+                    "in production the API and the workers must reach the same store: set STYLECAT_STORAGE=s3 "
+                    "(and STYLECAT_S3_BUCKET), or STYLECAT_STORAGE_DIR to a volume every process mounts"
+                )
         return self
 
     @model_validator(mode="after")

@@ -3,6 +3,7 @@
 A stored image is named by a reference: `local:<aa>/<sha256>.<ext>` or `s3://bucket/key`.
 """
 
+import os
 import re
 import tempfile
 from functools import lru_cache
@@ -11,9 +12,11 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from core.formats import EXTENSIONS
 from core.settings import Settings, get_settings
+from core.waiting import wait_for
 
 LOCAL_PREFIX = "local:"
 _LOCAL_KEY = re.compile(rf"^[0-9a-f]{{2}}/[0-9a-f]{{64}}\.({'|'.join(EXTENSIONS)})$")
@@ -72,3 +75,33 @@ def store(data: bytes, *, sha256: str, extension: str, content_type: str, settin
             partial.write(data)
         Path(partial.name).replace(path)  # atomic: a reader never sees half a file
     return ref
+
+
+def ensure_store(settings: Settings, wait: float = 120) -> str:
+    """Make the store ready for every process: the S3 bucket (waiting up to `wait` seconds for the
+    server to answer, as a one-shot container starts beside it), or the local folder, written to
+    once. Returns what it checked."""
+    if settings.storage == "s3":
+        client = s3_client(settings.s3_endpoint_url, settings.aws_region)
+
+        def bucket_ready() -> bool:
+            try:
+                client.head_bucket(Bucket=settings.s3_bucket)
+                return True
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code")
+                if code not in ("404", "NoSuchBucket"):
+                    raise StorageError(f"bucket {settings.s3_bucket!r}: {code}") from None
+                client.create_bucket(Bucket=settings.s3_bucket)
+                return True
+            except (BotoCoreError, OSError):
+                return False
+
+        wait_for(bucket_ready, wait, f"the S3 endpoint {settings.s3_endpoint_url or 'AWS'}")
+        return f"s3://{settings.s3_bucket}/{settings.s3_prefix}"
+    assert settings.storage_dir is not None
+    settings.storage_dir.mkdir(parents=True, exist_ok=True)
+    probe = settings.storage_dir / f".write-test-{os.getpid()}"
+    probe.write_bytes(b"")
+    probe.unlink()
+    return str(settings.storage_dir)

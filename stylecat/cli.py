@@ -39,7 +39,7 @@ keys_app.command("create")(producer_cli.create_key)
 keys_app.command("list")(producer_cli.list_keys)
 keys_app.command("revoke")(producer_cli.revoke_key)
 
-Only = Annotated[list[str] | None, typer.Option("--only", help="postgres, redis or opensearch (repeatable).")]
+Only = Annotated[list[str] | None, typer.Option("--only", help="postgres, redis, opensearch or s3 (repeatable).")]
 
 
 def _fail(message: str) -> None:
@@ -134,6 +134,18 @@ def db_current() -> None:
     migrate.current()
 
 
+@app.command("storage-init")
+def storage_init(wait: Annotated[float, typer.Option(help="Seconds to wait for the store to answer.")] = 120) -> None:
+    """Make the image store ready for every process: create the S3 bucket, or check the folder is writable."""
+    from images.storage import StorageError, ensure_store
+
+    try:
+        where = ensure_store(get_settings(), wait)
+    except (TimeoutError, OSError, StorageError) as exc:
+        _fail(f"the store is not ready: {exc}")
+    typer.echo(f"store ready: {where}")
+
+
 @app.command("api")
 def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
@@ -224,7 +236,7 @@ def demo(
     demo_run.wait_for(lambda: client.get("/health").status_code == 200, 90, "the API answering")
     files = demo_run.write_samples(settings.stack_dir / "demo" / "samples", n)
     typer.echo(f"uploading {len(files)} sample illustrations to {base} ...")
-    accepted, rejected = upload_all(client, files, on_done=lambda: None)
+    accepted, rejected = upload_all(client, files, on_done=lambda: None, titles=True)
 
     def settled() -> bool:
         states = [client.get(f"/images/{i}").json()["status"] for i in accepted]

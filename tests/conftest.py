@@ -49,12 +49,12 @@ os.environ.update(TEST_ENV)
 get_settings.cache_clear()
 
 
-def _admin_conninfo(settings: Settings) -> str:
+def admin_conninfo(settings: Settings) -> str:
     return make_url(settings.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _create_database(name: str) -> str:
-    with psycopg.connect(_admin_conninfo(_base), autocommit=True) as conn:
+    with psycopg.connect(admin_conninfo(_base), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return make_url(_base.database_url).set(database=name).render_as_string(hide_password=False)
@@ -63,7 +63,7 @@ def _create_database(name: str) -> str:
 def _drop_database(url: str) -> None:
     engine_for(url).dispose()
     name = make_url(url).database
-    with psycopg.connect(_admin_conninfo(_base), autocommit=True) as conn:
+    with psycopg.connect(admin_conninfo(_base), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 

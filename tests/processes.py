@@ -25,6 +25,7 @@ __all__ = [
     "chunked_post",
     "free_port",
     "http_source",
+    "mlflow_server",
     "responds",
     "serving",
     "wait_for",
@@ -40,14 +41,24 @@ def free_port() -> int:
 
 
 class Process:
-    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+        *,
+        command: list[str] = STYLECAT,
+        inherit_env: bool = True,
+        cwd: Path | None = None,
+    ) -> None:
         self.log = log
         self._out: IO[bytes] = log.open("wb")
         self.popen = subprocess.Popen(
-            [*STYLECAT, *args],
+            [*command, *args],
             stdout=self._out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            env={**(os.environ if inherit_env else {}), **(env or {})},
+            cwd=cwd,
             start_new_session=True,
         )
 
@@ -79,6 +90,24 @@ def serving(
         yield base
     finally:
         process.stop()
+
+
+@contextmanager
+def mlflow_server(folder: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real MLflow tracking server (sqlite store, artifacts served) on loopback: (URL, process)."""
+    port = free_port()
+    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}"]
+    command += ["--artifacts-destination", str(folder / "artifacts"), "--workers", "1"]
+    with (folder / "mlflow.log").open("wb") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: responds(f"{url}/health"), 90, "the MLflow server")
+        yield url, server
+    finally:
+        server.terminate()
+        server.wait(20)
 
 
 class Unavailable(BaseHTTPRequestHandler):

@@ -1,5 +1,7 @@
 """The schema: Alembic upgrades and downgrades cleanly, agrees with the models, and its constraints bite."""
 
+import time
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -78,3 +80,31 @@ def test_probabilities_round_trip_through_jsonb(database_url: str) -> None:
         assert top == pytest.approx(0.974)
         history = session.scalars(sa.select(StylePrediction.probs).where(StylePrediction.image_id == image_id))
         assert list(history) == [probs]
+
+
+def test_a_migration_that_cannot_get_its_lock_fails_fast(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: `db upgrade` waited for the lock as long as the other transaction lasted, and every
+    query on the table queued behind it. Now it gives up after STYLECAT_MIGRATION_LOCK_TIMEOUT."""
+    from core.settings import get_settings
+
+    migrate.upgrade("0004", database_url=empty_database_url)
+    monkeypatch.setenv("STYLECAT_MIGRATION_LOCK_TIMEOUT", "1")
+    get_settings.cache_clear()
+    engine = sa.create_engine(empty_database_url)
+    blocker = engine.connect()
+    try:
+        blocker.execute(sa.text("LOCK TABLE images IN ACCESS SHARE MODE"))  # a long read, say
+        started = time.monotonic()
+        with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+            migrate.upgrade(database_url=empty_database_url)  # 0005 alters images
+        assert time.monotonic() - started < 10
+    finally:
+        blocker.rollback()
+        blocker.close()
+        engine.dispose()
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    migrate.upgrade(database_url=empty_database_url)  # once the table is free it goes through
+    assert _tables(empty_database_url) == TABLES

@@ -4,7 +4,6 @@ look-up inside the task retried for about 4 minutes and then failed with an erro
 
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,26 +13,14 @@ import pytest
 
 from core.settings import Settings
 from tests.faults import catalogue, statuses
-from tests.processes import Process, free_port, responds, wait_for
+from tests.processes import Process, free_port, mlflow_server, wait_for
 from worker.dispatch import enqueue_batch
 
 
 @pytest.fixture
-def mlflow_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"]
-    command += ["--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"]
-    log = (tmp_path / "mlflow.log").open("wb")
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: responds(f"{url}/health"), 90, "the MLflow server")
-        yield url, server
-    finally:
-        server.terminate()
-        server.wait(20)
-        log.close()
+def mlflow(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    with mlflow_server(tmp_path) as running:
+        yield running
 
 
 def _metric(text: str, name: str) -> float:
@@ -43,9 +30,9 @@ def _metric(text: str, name: str) -> float:
 
 
 def test_the_loaded_model_keeps_serving_while_the_registry_is_down(
-    settings: Settings, clean_tables: None, tmp_path: Path, mlflow_server: tuple[str, subprocess.Popen[bytes]]
+    settings: Settings, clean_tables: None, tmp_path: Path, mlflow: tuple[str, subprocess.Popen[bytes]]
 ) -> None:
-    url, server = mlflow_server
+    url, server = mlflow
     metrics_port = free_port()
     env = {"STYLECAT_MLFLOW_TRACKING_URI": url, "STYLECAT_MODEL_RECHECK_INTERVAL": "1"}
     args = ["worker", "--queues", "categorize.backfill", "--concurrency", "1", "--metrics-port", str(metrics_port)]

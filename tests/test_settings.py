@@ -34,7 +34,13 @@ def test_production_refuses_placeholder_secrets() -> None:
             flower_user="ops",
             flower_password=SecretStr("short"),
         )
-    ok = Settings(environment="production", database_url="postgresql+psycopg://u:s3cret-pw@db/x", **strong)
+    ok = Settings(
+        environment="production",
+        database_url="postgresql+psycopg://u:s3cret-pw@db/x",
+        storage="s3",
+        s3_bucket="images",
+        **strong,
+    )
     assert ok.environment == "production"
 
 

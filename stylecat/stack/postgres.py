@@ -91,7 +91,8 @@ class Postgres(Service):
         run(self._as_server_user([_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"]))
 
     def prepare(self) -> None:
-        """Create the configured role (allowed to create test databases) and database, if missing."""
+        """Create the configured role and database, if missing. The role may create databases and
+        roles: the tests make throw-away ones (a compose run needs a role with a real password)."""
         if not self.started_by_stack:
             return
         user, password, database = str(self.url.username), self.url.password, str(self.url.database)
@@ -100,10 +101,11 @@ class Postgres(Service):
         ) as conn:
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone():
                 conn.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                    sql.SQL("CREATE ROLE {} LOGIN CREATEDB CREATEROLE PASSWORD {}").format(
                         sql.Identifier(user), sql.Literal(password)
                     )
                 )
+            conn.execute(sql.SQL("ALTER ROLE {} CREATEDB CREATEROLE").format(sql.Identifier(user)))
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
                 conn.execute(
                     sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(user))
