@@ -1,10 +1,14 @@
 """The project's inference server against MLflow's scoring server (`mlflow models serve`) on the
-same registered model, side by side in one run:
+same registered model, in one run, one server at a time (so neither competes for the 2 cores):
 
+- cold start: process start to the first `/ping` 200;
 - latency p50/p95 of one image per request (sequential requests);
+- throughput of one-image requests from 16 concurrent clients (what live uploads look like);
 - throughput with 16-image batches from 8 concurrent clients.
 
-    .venv/bin/python -m bench.inference_servers [--single 60] [--batches 48]
+    .venv/bin/python -m bench.inference_servers [--single 60] [--concurrent 320] [--batches 48]
+
+Ends with one JSON line of figures.
 """
 
 import argparse
@@ -53,58 +57,76 @@ def throughput(url: str, inputs: list[str], batches: int, clients: int = 8) -> f
     return batches * 16 / (time.perf_counter() - began)
 
 
+def concurrent_single(url: str, inputs: list[str], requests: int, clients: int = 16) -> float:
+    """Kept-alive connections, as a client sending many requests would use."""
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    with httpx.Client(timeout=300, limits=limits) as client:
+
+        def one(index: int) -> None:
+            client.post(url, json={"inputs": [inputs[index % len(inputs)]]}).raise_for_status()
+
+        one(0)
+        began = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(one, range(requests)))
+        return requests / (time.perf_counter() - began)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--single", type=int, default=60)
     parser.add_argument("--batches", type=int, default=48)
+    parser.add_argument("--concurrent", type=int, default=320)
     args = parser.parse_args()
     settings = get_settings()
     inputs = [base64.b64encode(data).decode() for data in jpegs_800px(32)]
-    specs = [
-        (["serve-model", "--port", str(OURS)], {}),
-        (
-            [
-                "mlflow",
-                "models",
-                "serve",
-                "-m",
-                settings.model_uri,
-                "--env-manager",
-                "local",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(MLFLOW),
-            ],
+    mlflow_serve = ["mlflow", "models", "serve", "-m", settings.model_uri, "--env-manager", "local"]
+    servers = {
+        "ours": (["serve-model", "--port", str(OURS)], {}, OURS),
+        # the same server with cross-request batching off: what the batching itself is worth
+        "ours_unbatched": (["serve-model", "--port", str(OURS)], {"STYLECAT_INFERENCE_MAX_BATCH": "1"}, OURS),
+        "mlflow": (
+            [*mlflow_serve, "-h", "127.0.0.1", "-p", str(MLFLOW)],
             # mlflow execs `uvicorn` from PATH: make it this environment's
             {
                 "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
                 "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
             },
+            MLFLOW,
         ),
-    ]
-    with processes(specs, settings.stack_dir / "bench" / "logs-inference"):
-        wait_for(lambda: httpx.get(f"http://127.0.0.1:{OURS}/ping").status_code == 200, 120, "stylecat server")
-        wait_for(lambda: httpx.get(f"http://127.0.0.1:{MLFLOW}/ping").status_code == 200, 180, "mlflow server")
-        servers = {
-            "stylecat": f"http://127.0.0.1:{OURS}/invocations",
-            "mlflow": f"http://127.0.0.1:{MLFLOW}/invocations",
-        }
-        results = {}
-        for name, url in servers.items():
-            p50, p95 = latency(url, inputs, args.single)
-            results[name] = (p50, p95, throughput(url, inputs, args.batches))
-    print(f"{'server':<10}{'p50 ms':>10}{'p95 ms':>10}{'img/s (16-image batches, 8 clients)':>40}")
-    for name, (p50, p95, rate) in results.items():
-        print(f"{name:<10}{p50 * 1000:>10.1f}{p95 * 1000:>10.1f}{rate:>40.1f}")
-    ours, theirs = results["stylecat"], results["mlflow"]
-    print(f"p50 latency: stylecat {theirs[0] / ours[0]:.1f}x lower; batch throughput: {ours[2] / theirs[2]:.1f}x")
+    }
     figures: dict[str, object] = {"bench": "inference_servers"}
-    for name, (p50, p95, rate) in results.items():
-        figures[name] = {"p50_ms": round(p50 * 1000, 1), "p95_ms": round(p95 * 1000, 1), "batch_img_s": round(rate, 1)}
-    figures["p50_ratio"] = round(theirs[0] / ours[0], 2)
-    figures["throughput_ratio"] = round(ours[2] / theirs[2], 2)
+    for name, (command, env, port) in servers.items():
+        base = f"http://127.0.0.1:{port}"
+        began = time.perf_counter()
+        with processes([(command, env)], settings.stack_dir / "bench" / f"logs-inference-{name}"):
+            wait_for(lambda base=base: _pings(base), 240, f"{name} server", interval=0.05)
+            figures[f"{name}_cold_start_s"] = round(time.perf_counter() - began, 2)
+            p50, p95 = latency(f"{base}/invocations", inputs, args.single)
+            figures[f"{name}_p50_ms"], figures[f"{name}_p95_ms"] = round(p50 * 1000, 1), round(p95 * 1000, 1)
+            rate = concurrent_single(f"{base}/invocations", inputs, args.concurrent)
+            figures[f"{name}_img_s_concurrent_single"] = round(rate, 1)
+            figures[f"{name}_img_s_batch16"] = round(throughput(f"{base}/invocations", inputs, args.batches), 1)
+            if name.startswith("ours"):
+                figures[f"{name}_batching"] = httpx.get(f"{base}/ping").json().get("batching")
+    print(f"{'':<34}{'ours':>10}{'unbatched':>10}{'mlflow':>10}{'ours/mlflow':>12}")
+    for label, key, higher_is_better in (
+        ("cold start s", "cold_start_s", False),
+        ("p50 ms, one image", "p50_ms", False),
+        ("img/s, 16 clients x 1 image", "img_s_concurrent_single", True),
+        ("img/s, 8 clients x 16 images", "img_s_batch16", True),
+    ):
+        ours, unbatched, theirs = (float(figures[f"{n}_{key}"]) for n in ("ours", "ours_unbatched", "mlflow"))  # type: ignore[arg-type]
+        ratio = ours / theirs if higher_is_better else theirs / ours
+        print(f"{label:<34}{ours:>10.1f}{unbatched:>10.1f}{theirs:>10.1f}{ratio:>11.2f}x")
     print(json.dumps(figures))
+
+
+def _pings(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/ping", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 if __name__ == "__main__":

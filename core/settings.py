@@ -58,7 +58,11 @@ class Settings(BaseSettings):
     inference_max_request_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     """Image bytes one request may bring in, all inputs together (fetched ones included)."""
     inference_concurrency: int = Field(default=2, ge=1)
-    """Requests decoded and predicted at once; the others wait their turn."""
+    """Requests decoded at once; the others wait their turn."""
+    inference_max_batch: int = Field(default=32, ge=1)
+    """Images of concurrent requests merged into one forward pass, at most."""
+    inference_batch_wait_ms: float = Field(default=5.0, ge=0)
+    """How long a forward pass waits for more requests, only while other requests are decoding."""
 
     # Storage of uploaded bytes
     storage: Literal["local", "s3"] = "local"

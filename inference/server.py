@@ -5,7 +5,9 @@ it with `endpoint_url`).
 Requests: `application/json` `{"inputs": [ref, ...]}` (ref: base64 image bytes, `s3://` URI or an
 http(s) URL under the same rules as the upload API), or one raw image body of a media type in
 core/formats.py (`image/jpeg`, `image/png`, ...). Answer: `{"predictions": [...], "model": {"name",
-"version"}}` in input order. A batch runs as one forward pass, in a worker thread so the event loop stays free.
+"version"}}` in input order. Each request decodes its images in a worker thread; the decoded images
+of concurrent requests share forward passes (batching.py), so the event loop stays free and many
+small requests cost about what one batch costs. `/ping` reports the batching so far.
 
 Errors are explicit: 400 malformed JSON or empty inputs, 413 a body over SageMaker's real-time
 limit (6 MB), 415 another media type, 503 while the model loads. An image that cannot be fetched or
@@ -28,6 +30,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -35,8 +38,10 @@ from starlette.concurrency import run_in_threadpool
 from core.formats import BY_MEDIA_TYPE
 from core.settings import Settings, get_settings
 from images.fetch import FetchError, fetch
+from inference.batching import ForwardBatcher
 from inference.limits import memory_limit, pixel_budget
 from inference.loading import LoadedModel, load
+from model.predictor import to_result
 from model.preprocess import ImageDecodeError
 
 log = logging.getLogger(__name__)
@@ -48,6 +53,7 @@ RAW_TYPES = set(BY_MEDIA_TYPE)
 REMOTE_PREFIXES = ("s3://", "http://", "https://")
 
 state: dict[str, LoadedModel] = {}
+batcher: dict[str, ForwardBatcher] = {}
 
 
 @dataclass
@@ -66,8 +72,13 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     """Load the model once, in the background: /ping answers 503 until it is ready."""
 
     async def load_in_background() -> None:
-        state["model"] = await run_in_threadpool(load, get_settings())
-        log.info("model %s version %s loaded", state["model"].name, state["model"].version)
+        model = await run_in_threadpool(load, settings)
+        batcher["forward"] = ForwardBatcher(
+            model.predictor.probabilities, settings.inference_max_batch, settings.inference_batch_wait_ms / 1000
+        )
+        state["model"] = model
+        log.info("model %s version %s loaded", model.name, model.version)
+        await batcher["forward"].run()
 
     settings = get_settings()
     limits.pixels = pixel_budget(settings, memory_limit())
@@ -89,7 +100,7 @@ def error(status: int, code: str, message: str) -> JSONResponse:
 def ping() -> JSONResponse:
     if "model" not in state:
         return error(503, "loading", "the model is still loading")
-    return JSONResponse({"status": "ok", "model": state["model"].describe()})
+    return JSONResponse({"status": "ok", "model": state["model"].describe(), "batching": batcher["forward"].stats()})
 
 
 def _inputs(refs: list[str], settings: Settings) -> list[bytes | FetchError]:
@@ -112,20 +123,39 @@ def _inputs(refs: list[str], settings: Settings) -> list[bytes | FetchError]:
     return fetched
 
 
-def _predict(model: LoadedModel, refs: list[str] | None, raw: bytes | None) -> list[dict[str, Any]]:
-    settings = get_settings()
-    fetched = _inputs(refs or [], settings)
+Decoded = np.ndarray | FetchError | ImageDecodeError
+
+
+def _decode(model: LoadedModel, refs: list[str] | None, raw: bytes | None) -> list[Decoded]:
+    """Each input fetched and decoded to the model's input size, or why not, in input order."""
+    fetched = _inputs(refs or [], get_settings())
     if raw is not None:
         fetched.append(raw)
-    images = [item for item in fetched if isinstance(item, bytes)]
-    results = iter(model.predictor.predict(images, limits.pixels))
-    answer: list[dict[str, Any]] = []
+    decoded: list[Decoded] = []
     for item in fetched:
-        result = item if isinstance(item, FetchError) else next(results)
-        if isinstance(result, (FetchError, ImageDecodeError)):
-            answer.append({"error": {"code": result.code, "message": result.message}})
+        try:
+            decoded.append(item if isinstance(item, FetchError) else model.predictor.pixels(item, limits.pixels))
+        except ImageDecodeError as exc:
+            decoded.append(exc)
+    return decoded
+
+
+async def _predict(model: LoadedModel, refs: list[str] | None, raw: bytes | None) -> list[dict[str, Any]]:
+    forward = batcher["forward"]
+    forward.decoding += 1
+    try:
+        async with limits.slots:
+            decoded = await run_in_threadpool(_decode, model, refs, raw)
+    finally:
+        forward.decoding -= 1
+    images = [item for item in decoded if isinstance(item, np.ndarray)]
+    rows = iter(await forward.submit(np.stack(images)) if images else [])
+    answer: list[dict[str, Any]] = []
+    for item in decoded:
+        if isinstance(item, np.ndarray):
+            answer.append(to_result(next(rows)).as_contract())
         else:
-            answer.append(result.as_contract())
+            answer.append({"error": {"code": item.code, "message": item.message}})
     return answer
 
 
@@ -178,6 +208,5 @@ async def invocations(request: Request) -> JSONResponse:
             f"send application/json or one of {sorted(RAW_TYPES)}, not {content_type or 'nothing'!r}",
         )
     model = state["model"]
-    async with limits.slots:
-        predictions = await run_in_threadpool(_predict, model, refs, raw)
+    predictions = await _predict(model, refs, raw)
     return JSONResponse({"predictions": predictions, "model": model.describe()})

@@ -5,6 +5,7 @@ import base64
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -86,7 +87,7 @@ def b64(data: bytes) -> str:
 
 def test_ping_names_the_loaded_model(server: str) -> None:
     body = httpx.get(f"{server}/ping").json()
-    assert body == {"status": "ok", "model": {"name": "style-cnn", "version": "2"}}  # v1 stays for rollback
+    assert body["status"] == "ok" and body["model"] == {"name": "style-cnn", "version": "2"}  # v1 stays for rollback
 
 
 def test_json_batch_in_input_order(server: str) -> None:
@@ -105,6 +106,28 @@ def test_json_batch_in_input_order(server: str) -> None:
     single = httpx.post(f"{server}/invocations", json={"inputs": [b64(samples[5][0])]}).json()["predictions"][0]
     assert single["pred"] == predictions[5]["pred"]
     assert single["probs"] == pytest.approx(predictions[5]["probs"], abs=1e-4)
+
+
+def test_concurrent_single_image_requests_share_forward_passes(server: str) -> None:
+    """Sixteen clients, one image each, at once: each gets its own answer (as if it were alone), and
+    the server ran fewer forward passes than requests."""
+    samples = [illustration(i, seed=556)[0] for i in range(16)]
+    alone = [httpx.post(f"{server}/invocations", json={"inputs": [b64(s)]}).json()["predictions"][0] for s in samples]
+    before = httpx.get(f"{server}/ping").json()["batching"]
+    barrier = threading.Barrier(16)
+
+    def one(sample: bytes) -> dict[str, Any]:
+        barrier.wait()
+        response = httpx.post(f"{server}/invocations", json={"inputs": [b64(sample)]}, timeout=60)
+        return dict(response.json()["predictions"][0])
+
+    with ThreadPoolExecutor(16) as pool:
+        together = list(pool.map(one, samples))
+    after = httpx.get(f"{server}/ping").json()["batching"]
+    for single, merged in zip(alone, together, strict=True):
+        assert merged["pred"] == single["pred"] and merged["probs"] == pytest.approx(single["probs"], abs=1e-4)
+    assert after["images"] - before["images"] == 16
+    assert after["forward_passes"] - before["forward_passes"] < 16, (before, after)
 
 
 def test_raw_image_body(server: str) -> None:
