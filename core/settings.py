@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     allow_private_urls: bool = False
     """Let http(s) sources resolve to loopback/private addresses (tests and closed networks only)."""
     fetch_timeout: float = Field(default=10.0, gt=0)
+    fetch_concurrency: int = Field(default=16, ge=1)
+    """Images of a batch fetched at once (from S3 or URLs, where each is a round trip)."""
 
     # Pipeline
     opensearch_index: str = "illustrations"

@@ -37,6 +37,7 @@ def s3_client(endpoint_url: str | None, region: str) -> Any:
         connect_timeout=5,
         read_timeout=30,
         retries={"mode": "standard", "total_max_attempts": 3},
+        max_pool_connections=64,  # a batch fetches up to STYLECAT_FETCH_CONCURRENCY images at once
         # checksums only where S3 requires them: S3-compatible servers (S3Proxy, older MinIO) refuse
         # the trailing checksums that boto3 sends by default since 1.36
         request_checksum_calculation="when_required",

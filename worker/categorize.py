@@ -11,6 +11,7 @@ task runs each image on its own, so one image that kills workers fails alone (`t
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from core.settings import Settings
@@ -81,18 +82,33 @@ def categorize(
 def _fetch_all(
     claimed: list[tuple[int, str]], settings: Settings
 ) -> tuple[list[tuple[int, bytes]], dict[int, tuple[str, str]], dict[int, str]]:
-    """(image bytes, permanent errors as (code, message), transient errors as their message)."""
+    """(image bytes in claim order, permanent errors as (code, message), transient errors as their
+    message). Up to `fetch_concurrency` at once: from S3 or URLs each fetch is a round trip."""
+
+    def one(ref: str) -> bytes | FetchError:
+        try:
+            return fetch(ref, settings)
+        except FetchError as exc:
+            return exc
+
+    if len(claimed) > 1 and settings.fetch_concurrency > 1:
+        pool = ThreadPoolExecutor(min(settings.fetch_concurrency, len(claimed)))
+        try:
+            results = list(pool.map(one, [ref for _, ref in claimed]))
+        finally:  # on a time limit, do not wait for the fetches still queued
+            pool.shutdown(wait=False, cancel_futures=True)
+    else:
+        results = [one(ref) for _, ref in claimed]
     fetched: list[tuple[int, bytes]] = []
     errors: dict[int, tuple[str, str]] = {}
     unavailable: dict[int, str] = {}
-    for image_id, ref in claimed:
-        try:
-            fetched.append((image_id, fetch(ref, settings)))
-        except FetchError as exc:
-            if exc.transient:
-                unavailable[image_id] = exc.message
-            else:
-                errors[image_id] = (exc.code, exc.message)
+    for (image_id, _), result in zip(claimed, results, strict=True):
+        if isinstance(result, bytes):
+            fetched.append((image_id, result))
+        elif result.transient:
+            unavailable[image_id] = result.message
+        else:
+            errors[image_id] = (result.code, result.message)
     return fetched, errors, unavailable
 
 
