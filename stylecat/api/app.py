@@ -8,7 +8,7 @@ from opensearchpy.exceptions import TransportError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from stylecat.api import health, images, search
+from stylecat.api import docs, health, images, search
 from stylecat.api.errors import (
     RETRY,
     ApiError,
@@ -19,9 +19,15 @@ from stylecat.api.errors import (
 )
 from stylecat.api.limits import RequestGuard
 
-app = FastAPI(title="stylecat", summary="Illustration styles, categorized in the background and searchable.")
+app = FastAPI(
+    title="stylecat",
+    summary="Illustration styles, categorized in the background and searchable.",
+    docs_url=None,  # served from the API's own files by docs.py: FastAPI's default pages need a CDN
+    redoc_url=None,
+)
 for module in (images, search, health):
     app.include_router(module.router)
+docs.mount(app)
 app.add_exception_handler(ApiError, handle_api_error)
 app.add_middleware(RequestGuard)
 
