@@ -164,3 +164,13 @@ def test_serving_imports_nothing_of_the_pipeline_extra() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_operations_settings_of_the_servers() -> None:
+    """Redis refuses new jobs when full instead of being killed (noeviction under a maxmemory), and
+    Flower, whose /metrics has no authentication, is published on loopback only."""
+    redis_command = SERVICES["redis"]["command"]
+    assert redis_command[redis_command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert "--maxmemory" in redis_command
+    assert all(port.startswith("127.0.0.1:") for port in SERVICES["flower"]["ports"])
+    assert all(port.startswith("127.0.0.1:") for port in SERVICES["mlflow"]["ports"])
