@@ -11,7 +11,14 @@ from core.styles import STYLES
 from db.models import Image
 
 INDEX_BODY: dict[str, Any] = {
-    "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},
+    # sorted by id, newest first: a page of the newest hits is read without visiting every match
+    "settings": {
+        "number_of_shards": 1,
+        "number_of_replicas": 0,
+        "refresh_interval": "1s",
+        "sort.field": "id",
+        "sort.order": "desc",
+    },
     "mappings": {
         "dynamic": "strict",
         "properties": {

@@ -76,3 +76,36 @@ def test_bad_parameters_answer_422(api: TestClient, params: dict[str, object]) -
 def test_query_text_is_never_parsed_as_query_dsl(api: TestClient, indexed: list[int]) -> None:
     response = api.get("/search", params={"q": 'style:3d OR *) AND {"match_all": {}}'})
     assert response.status_code == 200 and response.json()["total"] == 0
+
+
+def test_past_ten_thousand_matches_the_total_stays_exact_and_pages_come_newest_first(
+    api: TestClient, settings: Settings, clean_tables: None
+) -> None:
+    """The hits request counts no total (cheap at catalogue scale): the total comes from the facet
+    counts, exact at any size. Without text the newest come first."""
+    from opensearchpy import helpers
+
+    from search.mapping import ensure_alias
+
+    client = get_client()
+    for name in client.indices.get(index=f"{settings.opensearch_index}*"):
+        client.indices.delete(index=name)
+    ensure_alias(client, settings.opensearch_index)
+    styles = ["flat", "3d", "hand_drawn", "line_art"]
+    docs = (
+        {
+            "_index": settings.opensearch_index,
+            "_id": str(i),
+            "_source": {"id": i, "status": "categorized", "style": styles[i % 4], "confidence": 0.5, "reviewed": False},
+        }
+        for i in range(1, 10_051)
+    )
+    helpers.bulk(client, docs, chunk_size=5000, refresh=True)
+    everything = api.get("/search", params={"size": 3}).json()
+    assert everything["total"] == 10_050 and sum(everything["facets"]["style"].values()) == 10_050
+    assert [hit["id"] for hit in everything["hits"]] == [10_050, 10_049, 10_048]
+    flat = api.get("/search", params={"style": "flat", "size": 2}).json()
+    assert flat["total"] == everything["facets"]["style"]["flat"] == 2512
+    assert [hit["id"] for hit in flat["hits"]] == [10_048, 10_044]
+    for name in client.indices.get(index=f"{settings.opensearch_index}*"):
+        client.indices.delete(index=name)

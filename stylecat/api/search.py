@@ -3,11 +3,11 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from opensearchpy.exceptions import NotFoundError
+from opensearchpy.exceptions import NotFoundError, TransportError
 
 from core.styles import STYLES
 from search.client import get_client
-from search.query import MAX_RESULT_WINDOW, SearchRequest, build_body, parse_response
+from search.query import MAX_RESULT_WINDOW, SearchRequest, parse_responses, search_bodies
 from stylecat.api.deps import SettingsDep
 from stylecat.api.errors import ApiError
 from stylecat.api.schemas import SearchOut, errors
@@ -36,7 +36,12 @@ def search(
         q=q, styles=tuple(dict.fromkeys(style)), min_confidence=min_confidence, reviewed=reviewed, page=page, size=size
     )
     try:
-        response = get_client().search(index=settings.opensearch_index, body=build_body(request))
+        answers = get_client().msearch(index=settings.opensearch_index, body=search_bodies(request))["responses"]
     except NotFoundError:  # nothing indexed yet
         return SearchOut(total=0, hits=[], facets={"style": dict.fromkeys(STYLES, 0)})  # type: ignore[arg-type]
-    return SearchOut.model_validate(parse_response(response))
+    for answer in answers:
+        if "error" in answer:  # msearch reports each request's failure in its place
+            if answer.get("status") == 404:  # nothing indexed yet
+                return SearchOut(total=0, hits=[], facets={"style": dict.fromkeys(STYLES, 0)})  # type: ignore[arg-type]
+            raise TransportError(answer.get("status", 500), str(answer["error"].get("type", "error")), answer)
+    return SearchOut.model_validate(parse_responses(request, answers))

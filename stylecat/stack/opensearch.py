@@ -124,6 +124,9 @@ class OpenSearch(Service):
             f"-Enetwork.host={self.host}",
             f"-Ehttp.port={self.port}",
             f"-Etransport.port={self.port + 100}",
+            # a development machine's disk fills with virtualenvs and clones: no read-only or
+            # create-index block when it passes OpenSearch's percentage watermarks
+            "-Ecluster.routing.allocation.disk.threshold_enabled=false",
         ]
         process = processes.start(cmd, self.pid_file, self.log)
         if process is None:
