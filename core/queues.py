@@ -14,6 +14,8 @@ class Queue(StrEnum):
 
 
 CATEGORIZE = "stylecat.categorize"
+CATEGORIZE_LIVE = "stylecat.categorize-live"
+"""One live upload; a live worker gathers these into batches (`worker/live_batches.py`)."""
 INDEX = "stylecat.index"
 SWEEP = "stylecat.sweep"
 INDEX_PENDING_KEY = "stylecat:index-scheduled"

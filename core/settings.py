@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     index_debounce: float = Field(default=0.25, ge=0)
     """Seconds the indexer waits after a write, so that many writes share one bulk request."""
     backfill_batch_size: int = Field(default=64, ge=1, le=1000)
+    live_batch_size: int = Field(default=32, ge=1, le=1000)
+    """Live uploads gathered into one forward pass and one transaction, at most."""
+    live_batch_wait_ms: float = Field(default=20.0, gt=0, le=1000)
+    """How long the first live upload of a batch waits for others; on an idle system, its whole wait."""
 
     # Celery
     task_soft_time_limit: int = 120

@@ -165,6 +165,7 @@ def worker(
     if metrics_port:  # before prometheus_client is imported: the children write their samples here
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="stylecat-metrics-")
     from core.queues import Queue
+    from worker.app import PRELOAD_MODEL
     from worker.app import app as celery_app
 
     names = [name.strip() for name in queues.split(",") if name.strip()]
@@ -180,6 +181,11 @@ def worker(
 
         serve(metrics_port)
     celery_app.conf.worker_concurrency = concurrency  # read by each child to size its torch threads
+    celery_app.conf[PRELOAD_MODEL] = bool({Queue.LIVE.value, Queue.BACKFILL.value} & set(names))
+    if Queue.LIVE.value in names:  # room for the live batches to fill (worker/live_batches.py)
+        from worker.live_batches import live_prefetch
+
+        celery_app.conf.worker_prefetch_multiplier = live_prefetch(get_settings().live_batch_size, concurrency)
     celery_app.worker_main(["worker", "-Q", ",".join(names), "-c", str(concurrency), f"--loglevel={loglevel}"])
 
 

@@ -11,6 +11,10 @@ from kombu import Queue as KombuQueue
 from core.queues import INDEX, SWEEP, Queue
 from core.settings import get_settings
 
+PRELOAD_MODEL = "stylecat_preload_model"
+"""Set by `stylecat worker` when it consumes a categorize queue: each child loads the model as it
+starts (the pool hands it no job before that), not in its first job."""
+
 
 def make_app() -> Celery:
     settings = get_settings()

@@ -10,7 +10,7 @@ from typing import Literal
 
 import redis
 
-from core.queues import CATEGORIZE, INDEX, INDEX_PENDING_KEY, Queue
+from core.queues import CATEGORIZE, CATEGORIZE_LIVE, INDEX, INDEX_PENDING_KEY, Queue
 from core.settings import get_settings
 from worker.app import app
 
@@ -18,13 +18,18 @@ Priority = Literal["live", "backfill"]
 
 
 def enqueue(image_id: int, priority: Priority = "live") -> None:
-    """The hook for host applications: categorize this (committed) image in the background."""
-    enqueue_batch([image_id], priority)
+    """The hook for host applications: categorize this (committed) image in the background. Live
+    images go one per job, which the live worker gathers into batches."""
+    if priority == "live":
+        app.send_task(CATEGORIZE_LIVE, args=[[image_id]], queue=Queue.LIVE.value)
+    else:
+        enqueue_batch([image_id], priority)
 
 
-def enqueue_batch(image_ids: Sequence[int], priority: Priority = "backfill") -> None:
+def enqueue_batch(image_ids: Sequence[int], priority: Priority = "backfill", countdown: float = 0) -> None:
+    """One job for these images, run as one batch (retries, reruns and backfills)."""
     queue = Queue.LIVE if priority == "live" else Queue.BACKFILL
-    app.send_task(CATEGORIZE, args=[list(image_ids)], queue=queue.value)
+    app.send_task(CATEGORIZE, args=[list(image_ids)], queue=queue.value, countdown=countdown or None)
 
 
 @lru_cache

@@ -6,9 +6,15 @@ parent serves them at `http://<host>:N/metrics`. Without a port nothing is serve
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, multiprocess, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, start_http_server
 
 IMAGES = Counter("stylecat_images_total", "Images a categorize task settled, by outcome", ["outcome"])
+BATCH_IMAGES = Histogram(
+    "stylecat_batch_images",
+    "Images per categorize run (one forward pass, one transaction), by queue",
+    ["queue"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 REGISTRY_UP = Gauge(
     "stylecat_model_registry_up",
     "1 if the latest model registry lookup succeeded, 0 if the registry was unreachable",

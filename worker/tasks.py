@@ -11,19 +11,21 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_process_shutdown
 from celery.utils.time import get_exponential_backoff_interval
+from celery_batches import SimpleRequest
 from sqlalchemy.exc import OperationalError
 
-from core.queues import CATEGORIZE, INDEX, INDEX_PENDING_KEY, SWEEP, Queue
+from core.queues import CATEGORIZE, CATEGORIZE_LIVE, INDEX, INDEX_PENDING_KEY, SWEEP, Queue
 from core.settings import get_settings
 from db.session import get_engine, session_scope
 from search.client import get_client
 from search.indexer import index_pending
 from worker import metrics
-from worker.app import app
+from worker.app import PRELOAD_MODEL, app
 from worker.backends import get_classifier
 from worker.categorize import categorize, fail_all
 from worker.classifier import TransientError
 from worker.dispatch import Priority, categorize_queues_empty, enqueue_batch, redis_client, request_indexing
+from worker.live_batches import LiveBatches, image_ids
 from worker.local import torch_threads
 from worker.sweeper import sweep
 
@@ -46,6 +48,11 @@ def _init_child(**_: object) -> None:
     import torch
 
     torch.set_num_threads(torch_threads(get_settings(), app.conf.worker_concurrency or 1))
+    if app.conf.get(PRELOAD_MODEL):  # a categorizing worker: the first job should not wait for the load
+        try:
+            get_classifier().current_model()
+        except Exception as exc:  # the first job loads it, or retries
+            log.warning("the model was not loaded at start (%s: %s)", type(exc).__name__, exc)
 
 
 @worker_process_shutdown.connect
@@ -59,30 +66,64 @@ def _redis() -> redis.Redis:
 
 @app.task(name=CATEGORIZE, bind=True, acks_late=True, reject_on_worker_lost=True, **RETRY)
 def categorize_task(self: Task, image_ids: list[int]) -> dict[str, int]:
-    settings = get_settings()
+    routing_key = (self.request.delivery_info or {}).get("routing_key")
+    counts, deferred = _run(image_ids, "backfill" if routing_key == Queue.BACKFILL.value else "live")
+    if deferred:  # only the images whose source was briefly away run again, with backoff
+        countdown = _backoff(self.request.retries)
+        log.warning("source unavailable for %d images; retrying them in %d s", len(deferred), countdown)
+        raise self.retry(args=(deferred,), countdown=countdown)
+    return counts
+
+
+@app.task(
+    name=CATEGORIZE_LIVE,
+    base=LiveBatches,
+    acks_late=True,
+    flush_every=get_settings().live_batch_size,
+    flush_interval=get_settings().live_batch_wait_ms / 1000,
+)
+def categorize_live_task(requests: list[SimpleRequest]) -> dict[str, int]:
+    """A batch of live uploads (see worker/live_batches.py). What must run again is handed on as a
+    `categorize` job, which retries with backoff; every upload's job is acknowledged on return."""
+    ids = image_ids(requests)
+    try:
+        counts, deferred = _run(ids, "live")
+    except TRANSIENT as exc:
+        log.warning("live batch of %d images hit %r; handing it on to retry with backoff", len(ids), exc)
+        enqueue_batch(ids, "live", countdown=_backoff(0))
+        return {"handed_on": len(ids)}
+    if deferred:
+        enqueue_batch(deferred, "live", countdown=_backoff(0))
+    return counts
+
+
+def _backoff(retries: int) -> int:
+    return get_exponential_backoff_interval(2, retries, 120, full_jitter=True)
+
+
+def _run(image_ids: list[int], priority: Priority) -> tuple[dict[str, int], list[int]]:
+    """Categorize one batch: its counts, and the images whose source was briefly away."""
+    metrics.BATCH_IMAGES.labels(priority).observe(len(image_ids))
     try:
         summary = categorize(
-            image_ids=image_ids, classifier=get_classifier(), settings=settings, session_factory=session_scope
+            image_ids=image_ids, classifier=get_classifier(), settings=get_settings(), session_factory=session_scope
         )
     except SoftTimeLimitExceeded:
-        _after_time_limit(image_ids, self.request.delivery_info or {})
+        _after_time_limit(image_ids, priority)
         request_indexing()
-        return {"timed_out": len(image_ids)}
+        return {"timed_out": len(image_ids)}, []
     if summary.split:
         log.warning("an earlier run of this batch of %d images was cut off; running each on its own", len(image_ids))
-        _one_by_one(image_ids, self.request.delivery_info or {})
-        return {"split": len(image_ids)}
+        _one_by_one(image_ids, priority)
+        return {"split": len(image_ids)}, []
     request_indexing()
     for outcome, count in (("categorized", len(summary.categorized)), ("failed", len(summary.failed))):
         metrics.IMAGES.labels(outcome).inc(count)
-    if summary.deferred:  # only the images whose source was briefly away run again, with backoff
-        countdown = get_exponential_backoff_interval(2, self.request.retries, 120, full_jitter=True)
-        log.warning("source unavailable for %d images; retrying them in %d s", len(summary.deferred), countdown)
-        raise self.retry(args=(summary.deferred,), countdown=countdown)
-    return {"categorized": len(summary.categorized), "failed": len(summary.failed), "skipped": summary.skipped}
+    counts = {"categorized": len(summary.categorized), "failed": len(summary.failed), "skipped": summary.skipped}
+    return counts, summary.deferred
 
 
-def _after_time_limit(image_ids: list[int], delivery_info: dict[str, str]) -> None:
+def _after_time_limit(image_ids: list[int], priority: Priority) -> None:
     """A lone image that overran is failed with `time_limit`. In a batch the culprit is unknown, so
     each image runs again on its own: the healthy ones finish and only the culprit is failed."""
     if len(image_ids) == 1:
@@ -94,12 +135,11 @@ def _after_time_limit(image_ids: list[int], delivery_info: dict[str, str]) -> No
         )
         return
     log.warning("batch of %d images overran its time limit; running each on its own", len(image_ids))
-    _one_by_one(image_ids, delivery_info)
+    _one_by_one(image_ids, priority)
 
 
-def _one_by_one(image_ids: list[int], delivery_info: dict[str, str]) -> None:
-    """Send each image of a batch as a task of its own, to the queue the batch came from."""
-    priority: Priority = "backfill" if delivery_info.get("routing_key") == Queue.BACKFILL.value else "live"
+def _one_by_one(image_ids: list[int], priority: Priority) -> None:
+    """Send each image of a batch as a job of its own, to the queue the batch came from."""
     for image_id in image_ids:
         enqueue_batch([image_id], priority)
 
