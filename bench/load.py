@@ -70,7 +70,9 @@ async def upload_burst(
         for index in counter:
             try:
                 response = await client.post(
-                    "/images", files={"file": (f"load {index}.img", images[index % len(images)])}
+                    "/images",
+                    files={"file": ("load.img", images[index % len(images)])},
+                    data={"title": f"load {index}"},
                 )
                 if response.status_code == 202:
                     accepted.append(response.json()["id"])

@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     """Seconds between sweeper runs (beat)."""
     index_interval: float = Field(default=30.0, gt=0)
     """Seconds between periodic indexer runs (beat): search catches up even if no write asks."""
-    index_debounce: float = Field(default=0.25, ge=0)
+    index_debounce: float = Field(default=0.05, ge=0)
     """Seconds the indexer waits after a write, so that many writes share one bulk request."""
     backfill_batch_size: int = Field(default=64, ge=1, le=1000)
     live_batch_size: int = Field(default=32, ge=1, le=1000)
