@@ -68,14 +68,58 @@ def store(data: bytes, *, sha256: str, extension: str, content_type: str, settin
     ref = LOCAL_PREFIX + key
     path = local_path(ref, settings)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # a temporary file per writer: identical uploads racing here must not share one
-        with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False
-        ) as partial:
-            partial.write(data)
-        Path(partial.name).replace(path)  # atomic: a reader never sees half a file
+        _write_atomically(path, data)
     return ref
+
+
+_DERIVED_NAME = re.compile(r"^[0-9a-f]{64}-[0-9]{1,4}\.webp$")
+
+
+def _derived_key(name: str) -> str:
+    if not _DERIVED_NAME.fullmatch(name):
+        raise StorageError(f"not a derived file name: {name[:100]!r}")
+    return f"derived/{name[:2]}/{name}"
+
+
+def load_derived(name: str, settings: Settings) -> bytes | None:
+    """A file made from a stored image (a thumbnail), or None if it has not been made yet."""
+    key = _derived_key(name)
+    if settings.storage == "s3":
+        try:
+            answer = s3_client(settings.s3_endpoint_url, settings.aws_region).get_object(
+                Bucket=settings.s3_bucket, Key=f"{settings.s3_prefix}{key}"
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                return None
+            raise
+        return bytes(answer["Body"].read())
+    assert settings.storage_dir is not None
+    try:
+        return (settings.storage_dir / key).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def save_derived(name: str, data: bytes, content_type: str, settings: Settings) -> None:
+    key = _derived_key(name)
+    if settings.storage == "s3":
+        s3_client(settings.s3_endpoint_url, settings.aws_region).put_object(
+            Bucket=settings.s3_bucket, Key=f"{settings.s3_prefix}{key}", Body=data, ContentType=content_type
+        )
+        return
+    assert settings.storage_dir is not None
+    _write_atomically(settings.storage_dir / key, data)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # a temporary file per writer: identical writes racing here must not share one
+    with tempfile.NamedTemporaryFile(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False
+    ) as partial:
+        partial.write(data)
+    Path(partial.name).replace(path)  # atomic: a reader never sees half a file
 
 
 def ensure_store(settings: Settings, wait: float = 120) -> str:

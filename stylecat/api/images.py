@@ -1,20 +1,25 @@
-"""Routes of the producer: upload, register, read an image's state, review it."""
+"""Routes of the producer: upload, register, read an image's state and thumbnail, review it."""
 
+import logging
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from botocore.exceptions import BotoCoreError, ClientError
+from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
 from fastapi import Path as PathParam
 from sqlalchemy import select
 
 from db.models import Image
 from db.writes import add_review
 from images.fetch import FetchError
+from images.storage import StorageError
+from images.thumbnails import SIZES, ThumbnailError, placeholder, thumbnail, thumbnail_name
 from producer.uploads import UploadRejected, accept_source, accept_upload
 from stylecat.api.deps import ReviewKey, SessionDep, SettingsDep, UploadKey, commit_then_send
 from stylecat.api.errors import ApiError
 from stylecat.api.schemas import Accepted, ErrorBody, ImageOut, RegisterIn, ReviewIn, errors
 from worker.dispatch import enqueue, request_indexing
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/images", tags=["images"])
 
 ImageId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="images.id (a PostgreSQL bigint)")]
@@ -74,6 +79,56 @@ def get_image(image_id: ImageId, session: SessionDep) -> ImageOut:
     if image is None:
         raise ApiError(404, "not_found", f"no image {image_id}")
     return image_view(image)
+
+
+THUMBNAIL_CACHE = "public, max-age=86400"
+
+
+@router.get(
+    "/{image_id}/thumbnail",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"image/webp": {}},
+            "description": "WebP, the long side `size` px; a placeholder tile "
+            "when the image cannot be read (then `Cache-Control: no-cache`)",
+        },
+        304: {"description": "the thumbnail named by `If-None-Match` is still current"},
+        404: {"content": {"image/webp": {}}, "description": "no such image: a placeholder tile"},
+        **errors(422),
+        503: {"content": {"image/webp": {}}, "description": "the store is unavailable: a placeholder tile"},
+    },
+)
+def get_thumbnail(
+    image_id: ImageId,
+    session: SessionDep,
+    settings: SettingsDep,
+    size: Annotated[int, Query(description=f"long side in pixels, one of {SIZES}")] = 256,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """A thumbnail, made on first use and kept in the store; an image that cannot be shown gets a
+    placeholder tile, never an error page."""
+    if size not in SIZES:
+        raise ApiError(422, "bad_size", f"size must be one of {list(SIZES)}")
+    ref = session.scalar(select(Image.storage_ref).where(Image.id == image_id))
+    session.close()  # no connection held while the store answers
+    if ref is None:
+        return _placeholder(size, 404, "no-store")
+    etag = f'"{thumbnail_name(ref, size)[:40]}"'
+    if if_none_match == etag:
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": THUMBNAIL_CACHE})
+    try:
+        data = thumbnail(ref, size, settings)
+    except ThumbnailError:
+        return _placeholder(size, 200, "no-cache")
+    except (StorageError, BotoCoreError, ClientError, OSError) as exc:
+        log.warning("thumbnail of image %d: the store failed: %s", image_id, exc)
+        return _placeholder(size, 503, "no-store")
+    return Response(data, media_type="image/webp", headers={"ETag": etag, "Cache-Control": THUMBNAIL_CACHE})
+
+
+def _placeholder(size: int, status: int, cache: str) -> Response:
+    return Response(placeholder(size), status_code=status, media_type="image/webp", headers={"Cache-Control": cache})
 
 
 @router.post("/{image_id}/review", response_model=ImageOut, responses=errors(401, 403, 404))
