@@ -16,8 +16,8 @@ help:
 	@echo "make lint    ruff (lint and format check) and mypy"
 	@echo "make down    stop what the stack started"
 
-# PostgreSQL and Redis servers, Maven and a JDK, POV-Ray and node (the corpus build) from Debian's
-# packages, only where missing.
+# PostgreSQL and Redis servers, Maven and a JDK, POV-Ray and node (the corpus build), Chromium (the
+# web interface's browser tests) from Debian's packages, only where missing.
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
@@ -26,6 +26,7 @@ system-deps:
 	command -v java >/dev/null || missing="$$missing default-jdk-headless"; \
 	command -v povray >/dev/null || missing="$$missing povray"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \

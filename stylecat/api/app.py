@@ -8,7 +8,7 @@ from opensearchpy.exceptions import TransportError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from stylecat.api import docs, health, images, search
+from stylecat.api import docs, health, images, search, ui
 from stylecat.api.errors import (
     RETRY,
     ApiError,
@@ -28,6 +28,7 @@ app = FastAPI(
 for module in (images, search, health):
     app.include_router(module.router)
 docs.mount(app)
+ui.mount(app)
 app.add_exception_handler(ApiError, handle_api_error)
 app.add_middleware(RequestGuard)
 

@@ -1,0 +1,92 @@
+"""The web interface: the gallery (`/`) and an image's page (`/ui/images/{id}`), rendered on the
+server from the same search and image functions as the JSON API, with a little JavaScript that
+only submits the filter form as it changes. Every asset is served from static/ui/: nothing loads
+from elsewhere."""
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from core.styles import STYLES
+from db.models import Image, StylePrediction, StyleReview
+from stylecat.api.deps import SessionDep, SettingsDep
+from stylecat.api.errors import ApiError
+from stylecat.api.images import ImageId, image_view
+from stylecat.api.search import StyleParam, run_search, search_request
+
+HERE = Path(__file__).parent
+PAGE_SIZE = 24
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def mount(app: FastAPI) -> None:
+    app.mount("/static/ui", StaticFiles(directory=HERE / "static" / "ui"), name="ui-assets")
+    app.include_router(router)
+
+
+@router.get("/", response_class=HTMLResponse)
+def gallery(
+    request: Request,
+    settings: SettingsDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    style: StyleParam = [],  # noqa: B006  (FastAPI copies defaults)
+    min_confidence: Annotated[float, Query(ge=0, le=1)] = 0.0,
+    reviewed: Annotated[str, Query(pattern="^(|yes|no)$")] = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> HTMLResponse:
+    q = (q or "").strip() or None
+    flag = {"yes": True, "no": False}.get(reviewed)
+    found = run_search(search_request(q, style, min_confidence or None, flag, page, PAGE_SIZE), settings)
+    state = {"q": q or "", "style": style, "min_confidence": min_confidence or "", "reviewed": reviewed}
+
+    def page_url(number: int) -> str:
+        params = {k: v for k, v in state.items() if v not in ("", [], None)} | {"page": number}
+        return "/?" + urlencode(params, doseq=True)
+
+    last = max(1, min(-(-found.total // PAGE_SIZE), 10_000 // PAGE_SIZE))
+    return templates.TemplateResponse(
+        request,
+        "gallery.html",
+        {
+            "found": found,
+            "styles": STYLES,
+            "selected": set(style),
+            "state": state,
+            "page": page,
+            "last": last,
+            "prev_url": page_url(page - 1) if page > 1 else None,
+            "next_url": page_url(page + 1) if page < last else None,
+        },
+    )
+
+
+@router.get("/ui/images/{image_id}", response_class=HTMLResponse)
+def image_page(request: Request, image_id: ImageId, session: SessionDep) -> HTMLResponse:
+    image = session.scalar(select(Image).where(Image.id == image_id))
+    if image is None:
+        raise ApiError(404, "not_found", f"no image {image_id}")
+    predictions = session.scalars(
+        select(StylePrediction).where(StylePrediction.image_id == image_id).order_by(StylePrediction.id.desc())
+    ).all()
+    reviews = session.scalars(
+        select(StyleReview).where(StyleReview.image_id == image_id).order_by(StyleReview.id.desc())
+    ).all()
+    return templates.TemplateResponse(
+        request,
+        "image.html",
+        {
+            "image": image,
+            "view": image_view(image),
+            "styles": STYLES,
+            "predictions": predictions,
+            "reviews": reviews,
+        },
+    )

@@ -1,0 +1,53 @@
+"""A small catalogue for the web interface's tests: stored generated illustrations of every style,
+categorized through the domain functions (no worker needed) and indexed."""
+
+import hashlib
+
+from core.settings import Settings
+from db.session import session_scope
+from db.writes import ModelRef, Prediction, claim, record_predictions
+from images.storage import store
+from search.client import get_client
+from search.indexer import index_pending
+from tests.factories import illustration, image_row
+
+MODEL = ModelRef(name="style-cnn", version="2", backend="local")
+
+
+def probabilities(style: str, confidence: float) -> dict[str, float]:
+    others = ["3d", "flat", "hand_drawn", "line_art"]
+    others.remove(style)
+    rest = (1 - confidence) / 3
+    return {style: confidence, **{name: rest for name in others}}
+
+
+def seeded_catalogue(settings: Settings, per_style: int = 4) -> dict[int, str]:
+    """`per_style` categorized images of each style (the generator's own label), indexed; id → style."""
+    client = get_client()
+    for name in client.indices.get(index=f"{settings.opensearch_index}*"):
+        client.indices.delete(index=name)
+    made: dict[int, str] = {}
+    wanted = dict.fromkeys(["3d", "flat", "hand_drawn", "line_art"], per_style)
+    index = 0
+    with session_scope() as session:
+        while any(wanted.values()):
+            data, style = illustration(index, seed=404)
+            index += 1
+            if not wanted[style]:
+                continue
+            wanted[style] -= 1
+            ref = store(data, sha256=hashlib.sha256(data).hexdigest(), extension="png", content_type="image/png")
+            made[image_row(session, ref, title=f"{style} sample {len(made)}")] = style
+    with session_scope() as session:
+        claim(session=session, image_ids=list(made), model=MODEL, max_attempts=5)
+        record_predictions(
+            session=session,
+            model=MODEL,
+            predictions=[
+                Prediction(image_id, style, probabilities(style, 0.55 + 0.4 * (image_id % 5) / 4))
+                for image_id, style in made.items()
+            ],
+        )
+    index_pending(session_factory=session_scope, client=client, alias=settings.opensearch_index)
+    client.indices.refresh(index=settings.opensearch_index)
+    return made
