@@ -130,6 +130,12 @@ class Image(Base):
             "id",
             postgresql_where=text("indexed_version < index_version"),
         ),
+        Index(
+            "ix_images_review_queue",
+            "confidence",
+            "id",
+            postgresql_where=text("status = 'categorized' AND style_source = 'model'"),
+        ),
     )
 
 
@@ -167,6 +173,8 @@ class StyleReview(Base):
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
     style: Mapped[str] = mapped_column(String(16))
     reviewer: Mapped[str] = mapped_column(String(200))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"), index=True)
+    """The API key that made the review (the reviewer's name is free text)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (CheckConstraint(_one_of("style", STYLES), name="style"),)

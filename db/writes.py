@@ -179,12 +179,14 @@ def mark_failed(*, session: Session, image_id: int, code: str, message: str) -> 
         _fail(row, code, message)
 
 
-def add_review(*, session: Session, image_id: int, style: str, reviewer: str) -> Image | None:
+def add_review(
+    *, session: Session, image_id: int, style: str, reviewer: str, api_key_id: int | None = None
+) -> Image | None:
     """Record a human correction; from now on it is the image's style. None if the image is unknown."""
     row = session.get(Image, image_id, with_for_update=True)
     if row is None:
         return None
-    session.add(StyleReview(image_id=image_id, style=style, reviewer=reviewer))
+    session.add(StyleReview(image_id=image_id, style=style, reviewer=reviewer, api_key_id=api_key_id))
     row.style = style
     row.style_source = StyleSource.REVIEW
     row.index_version += 1

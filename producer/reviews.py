@@ -1,13 +1,16 @@
-"""Human reviews as labelled training data: FOLDER/<style>/<image id>.<ext>, the newest review wins."""
+"""Human reviews: what to review next (the review queue), and reviews as labelled training data
+(FOLDER/<style>/<image id>.<ext>, the newest review wins)."""
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from core.formats import BY_MEDIA_TYPE
 from core.settings import Settings
-from db.models import Image, StyleSource
+from db.models import Image, ImageStatus, PredictionRole, StylePrediction, StyleSource
 from images.fetch import FetchError, fetch
 
 
@@ -34,3 +37,30 @@ def export(*, session: Session, folder: Path, settings: Settings) -> tuple[int, 
         target.write_bytes(data)
         written += 1
     return written, missing
+
+
+Strategy = Literal["low_confidence", "disagreement", "random"]
+MAX_EXCLUDED = 500
+
+
+def review_queue(
+    *, session: Session, size: int, strategy: Strategy, style: str | None = None, exclude: Sequence[int] = ()
+) -> list[Image]:
+    """Categorized images no human has reviewed, to review next: the least confident first, or
+    those whose shadow prediction (the challenger's) disagrees with their style, or at random.
+    `exclude`: ids the reviewer has already been shown (skipped ones)."""
+    query = select(Image).where(Image.status == ImageStatus.CATEGORIZED, Image.style_source == StyleSource.MODEL)
+    if style is not None:
+        query = query.where(Image.style == style)
+    if exclude:
+        query = query.where(Image.id.not_in(list(exclude)[-MAX_EXCLUDED:]))
+    if strategy == "disagreement":
+        query = query.where(
+            exists().where(
+                StylePrediction.image_id == Image.id,
+                StylePrediction.role == PredictionRole.SHADOW,
+                StylePrediction.style != Image.style,
+            )
+        )
+    order = [func.random()] if strategy == "random" else [Image.confidence.asc(), Image.id.asc()]
+    return list(session.scalars(query.order_by(*order).limit(size)))

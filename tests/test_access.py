@@ -1,5 +1,5 @@
-"""Access control: uploads, registrations and reviews need a live API key with the right scope;
-search and health are public; keys are stored hashed; Flower needs basic auth."""
+"""Access control: uploads, registrations, reviews and the review queue need a live API key with
+the right scope; search and health are public; keys are stored hashed; Flower needs basic auth."""
 
 import hashlib
 from collections.abc import Iterator
@@ -45,10 +45,12 @@ def _call(api: TestClient, route: str, image_id: int, headers: dict[str, str]) -
         return api.post("/images", files={"file": ("b.png", plain_png(), "image/png")}, headers=headers)
     if route == "register":
         return api.post("/images/register", json={"source": "s3://illustrations/cats/x.png"}, headers=headers)
+    if route == "review queue":
+        return api.get("/reviews/queue", headers=headers)
     return api.post(f"/images/{image_id}/review", json={"style": "flat", "reviewer": "ana"}, headers=headers)
 
 
-ROUTES = {"upload": Scope.UPLOAD, "register": Scope.UPLOAD, "review": Scope.REVIEW}
+ROUTES = {"upload": Scope.UPLOAD, "register": Scope.UPLOAD, "review": Scope.REVIEW, "review queue": Scope.REVIEW}
 
 
 @pytest.mark.parametrize("route", sorted(ROUTES))

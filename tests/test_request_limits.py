@@ -85,12 +85,12 @@ def test_the_guard_and_the_routes_agree_on_which_routes_need_which_key() -> None
     the same, or a route would refuse every key, or read a body before authenticating."""
     from fastapi.routing import APIRoute
 
-    from stylecat.api import health, images, search
+    from stylecat.api import health, images, reviews, search
     from stylecat.api.deps import KeyCheck
     from stylecat.api.limits import required_scope
 
     checked = 0
-    for router in (images.router, search.router, health.router):
+    for router in (images.router, reviews.router, search.router, health.router):
         for route in router.routes:
             assert isinstance(route, APIRoute)
             declared = next((d.call.scope for d in route.dependant.dependencies if isinstance(d.call, KeyCheck)), None)
@@ -98,4 +98,4 @@ def test_the_guard_and_the_routes_agree_on_which_routes_need_which_key() -> None
             for method in route.methods:
                 assert required_scope(method, path) == declared, f"{method} {route.path}"
                 checked += declared is not None
-    assert checked == 3
+    assert checked == 4

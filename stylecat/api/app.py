@@ -8,7 +8,7 @@ from opensearchpy.exceptions import TransportError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from stylecat.api import docs, health, images, search, ui
+from stylecat.api import docs, health, images, reviews, search, ui
 from stylecat.api.errors import (
     RETRY,
     ApiError,
@@ -25,7 +25,7 @@ app = FastAPI(
     docs_url=None,  # served from the API's own files by docs.py: FastAPI's default pages need a CDN
     redoc_url=None,
 )
-for module in (images, search, health):
+for module in (images, reviews, search, health):
     app.include_router(module.router)
 docs.mount(app)
 ui.mount(app)

@@ -132,9 +132,10 @@ def _placeholder(size: int, status: int, cache: str) -> Response:
 
 
 @router.post("/{image_id}/review", response_model=ImageOut, responses=errors(401, 403, 404))
-def review(image_id: ImageId, body: ReviewIn, session: SessionDep, _: ReviewKey) -> ImageOut:
-    """A human correction: from now on the image's style, whatever later model runs predict."""
-    image = add_review(session=session, image_id=image_id, style=body.style, reviewer=body.reviewer)
+def review(image_id: ImageId, body: ReviewIn, session: SessionDep, key: ReviewKey) -> ImageOut:
+    """A human correction: from now on the image's style, whatever later model runs predict. The
+    review records the key that made it."""
+    image = add_review(session=session, image_id=image_id, style=body.style, reviewer=body.reviewer, api_key_id=key.id)
     if image is None:
         raise ApiError(404, "not_found", f"no image {image_id}")
     commit_then_send(session, request_indexing, f"index the review of image {image_id}")

@@ -54,6 +54,7 @@ KEYED_ROUTES: list[tuple[str, re.Pattern[str], ApiScope]] = [
     ("POST", re.compile(r"/images/?"), ApiScope.UPLOAD),
     ("POST", re.compile(r"/images/register/?"), ApiScope.UPLOAD),
     ("POST", re.compile(r"/images/[^/]+/review/?"), ApiScope.REVIEW),
+    ("GET", re.compile(r"/reviews/queue/?"), ApiScope.REVIEW),
 ]
 
 

@@ -45,6 +45,20 @@ class ImageOut(BaseModel):
     error: ErrorBody | None
 
 
+class QueueItem(BaseModel):
+    id: int
+    title: str | None
+    style: str
+    confidence: float | None
+    probs: dict[str, float] | None
+    model_version: str | None
+    thumbnail: str = Field(description="a 512 px thumbnail")
+
+
+class ReviewQueueOut(BaseModel):
+    items: list[QueueItem]
+
+
 class SearchHit(BaseModel):
     id: int
     title: str | None = None
