@@ -5,14 +5,18 @@ save 1280×800 screenshots of each page to docs/screenshots/ (linked from the RE
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from core.settings import Settings
-from tests.processes import api_answers, serving
+from db.models import Scope
+from producer.apikeys import issue_key
+from tests.processes import Process, api_answers, serving, wait_for
 from tests.web import seeded_catalogue
 
 SCREENSHOTS = Path(__file__).parent.parent / "docs" / "screenshots"
@@ -125,3 +129,63 @@ def test_the_filters_work_from_the_keyboard(page: Page, catalogue: dict[int, str
     search_box.press("Enter")
     page.wait_for_url(re.compile(r"q=sample"))
     expect(page.locator("#total")).not_to_have_text("4 images")
+
+
+@pytest.fixture(scope="module")
+def indexer(tmp_path_factory: pytest.TempPathFactory, test_environment: Settings) -> Iterator[Process]:
+    """A real worker on the index queue: reviews reach search as they do in production."""
+    worker = Process(
+        ["worker", "--queues", "index", "--concurrency", "1"], tmp_path_factory.mktemp("indexer") / "worker.log"
+    )
+    yield worker
+    worker.stop()
+
+
+def _start_reviewing(page: Page, key: str) -> None:
+    page.goto("/ui/review")
+    page.fill("#key", key)
+    page.fill("#reviewer", "kim")
+    page.get_by_role("button", name="Start reviewing").click()
+
+
+def test_the_review_page_refuses_without_a_review_key(page: Page, catalogue: dict[int, str]) -> None:
+    page.goto("/ui/review")
+    expect(page.locator("#key-form")).to_be_visible()
+    expect(page.locator("#panel")).to_be_hidden()
+    _start_reviewing(page, "sck_" + "x" * 40)
+    expect(page.locator("#message")).to_have_text("That key was refused: it is unknown or revoked.")
+    expect(page.locator("#panel")).to_be_hidden()
+    _start_reviewing(page, issue_key("web uploader", [Scope.UPLOAD]))
+    expect(page.locator("#message")).to_have_text("That key has no review scope.")
+    expect(page.locator("#panel")).to_be_hidden()
+
+
+def test_five_reviews_from_the_keyboard_reach_the_gallery_and_search(
+    page: Page, base: str, catalogue: dict[int, str], indexer: Process
+) -> None:
+    _start_reviewing(page, issue_key("web reviewer", [Scope.REVIEW]))
+    panel = page.locator("#panel")
+    expect(panel).to_be_visible()
+    _screenshot(page, "review.png")
+    decided: dict[int, str] = {}
+    seconds = []
+    for key, style in (("1", "3d"), ("2", "flat"), ("3", "hand_drawn"), ("4", "line_art"), ("Enter", None)):
+        image_id = int(panel.get_attribute("data-id") or 0)
+        decided[image_id] = style or page.locator("#predicted").inner_text()
+        started = time.monotonic()
+        page.keyboard.press(key)
+        expect(panel).not_to_have_attribute("data-id", str(image_id))
+        page.wait_for_function("document.getElementById('picture').complete")
+        seconds.append(time.monotonic() - started)
+    expect(page.locator("#done")).to_have_text("5 reviewed")
+    assert max(seconds) < 1.0, f"a decision took {max(seconds):.2f} s to show the next image"
+
+    def reviewed() -> dict[int, str]:
+        hits = httpx.get(f"{base}/search", params={"reviewed": "true", "size": 20}).json()["hits"]
+        return {hit["id"]: hit["style"] for hit in hits}
+
+    wait_for(lambda: reviewed() == decided, 60, f"search to show the reviews\n{indexer.tail()}")
+    page.goto("/?reviewed=yes")
+    expect(page.locator("#total")).to_have_text("5 images")
+    assert sorted(_tile_styles(page)) == sorted(decided.values())
+    expect(page.locator("#grid .badge.reviewed")).to_have_count(5)

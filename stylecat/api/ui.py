@@ -1,6 +1,7 @@
-"""The web interface: the gallery (`/`) and an image's page (`/ui/images/{id}`), rendered on the
-server from the same search and image functions as the JSON API, with a little JavaScript that
-only submits the filter form as it changes. Every asset is served from static/ui/: nothing loads
+"""The web interface. The gallery (`/`) and an image's page (`/ui/images/{id}`) are rendered on the
+server from the same search and image functions as the JSON API, with a little script that
+submits the filter form as it changes. The review page (`/ui/review`) is a page whose script works
+from the JSON API with the reviewer's key. Every asset is served from static/ui/: nothing loads
 from elsewhere."""
 
 from pathlib import Path
@@ -66,6 +67,12 @@ def gallery(
             "next_url": page_url(page + 1) if page < last else None,
         },
     )
+
+
+@router.get("/ui/review", response_class=HTMLResponse)
+def review_page(request: Request) -> HTMLResponse:
+    """The page itself is public; everything it shows comes from routes that need a review key."""
+    return templates.TemplateResponse(request, "review.html", {"styles": STYLES})
 
 
 @router.get("/ui/images/{image_id}", response_class=HTMLResponse)
