@@ -38,8 +38,12 @@ class StyleSource(StrEnum):
 
 
 class PredictionRole(StrEnum):
-    CHAMPION = "champion"
+    SERVED = "served"
+    """It set the image's style."""
     SHADOW = "shadow"
+    """A challenger's, stored beside the served one; used by nothing."""
+    CANARY = "canary"
+    """A challenger's that set the image's style."""
 
 
 class Scope(StrEnum):
@@ -148,7 +152,7 @@ class StylePrediction(Base):
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
     model_name: Mapped[str] = mapped_column(String(200))
     model_version: Mapped[str] = mapped_column(String(64))
-    role: Mapped[str] = mapped_column(String(16), server_default=PredictionRole.CHAMPION.value)
+    role: Mapped[str] = mapped_column(String(16), server_default=PredictionRole.SERVED.value)
     backend: Mapped[str] = mapped_column(String(16))
     style: Mapped[str] = mapped_column(String(16))
     probs: Mapped[dict[str, float]]

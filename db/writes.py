@@ -125,7 +125,7 @@ def record_predictions(*, session: Session, predictions: Sequence[Prediction], m
                     "image_id": p.image_id,
                     "model_name": model.name,
                     "model_version": model.version,
-                    "role": PredictionRole.CHAMPION,
+                    "role": PredictionRole.SERVED,
                     "backend": model.backend,
                     "style": p.style,
                     "probs": p.probs,

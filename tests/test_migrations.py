@@ -108,3 +108,30 @@ def test_a_migration_that_cannot_get_its_lock_fails_fast(
         get_settings.cache_clear()
     migrate.upgrade(database_url=empty_database_url)  # once the table is free it goes through
     assert _tables(empty_database_url) == TABLES
+
+
+def test_champion_predictions_become_served_and_back(empty_database_url: str) -> None:
+    migrate.upgrade("0006", database_url=empty_database_url)
+    engine = engine_for(empty_database_url)
+    with engine.begin() as conn:
+        image_id = conn.execute(
+            sa.text("INSERT INTO images (storage_ref) VALUES ('local:a.png') RETURNING id")
+        ).scalar()
+        conn.execute(
+            sa.text(
+                "INSERT INTO style_predictions (image_id, model_name, model_version, backend, style, probs, confidence)"
+                " VALUES (:i, 'style-cnn', '2', 'local', 'flat', '{\"flat\": 1.0}', 1.0)"
+            ),
+            {"i": image_id},
+        )
+    role = "SELECT role FROM style_predictions"
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(role)).scalar() == "champion"
+    migrate.upgrade(database_url=empty_database_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(role)).scalar() == "served"
+        with pytest.raises(IntegrityError, match="ck_style_predictions_role"):
+            conn.execute(sa.text("UPDATE style_predictions SET role = 'champion'"))
+    migrate.downgrade("0006", database_url=empty_database_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(role)).scalar() == "champion"

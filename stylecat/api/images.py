@@ -7,8 +7,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
 from fastapi import Path as PathParam
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from db.models import Image
+from db.models import Image, StylePrediction
 from db.writes import add_review
 from images.fetch import FetchError
 from images.storage import StorageError
@@ -16,7 +17,16 @@ from images.thumbnails import SIZES, ThumbnailError, placeholder, thumbnail, thu
 from producer.uploads import UploadRejected, accept_source, accept_upload
 from stylecat.api.deps import ReviewKey, SessionDep, SettingsDep, UploadKey, commit_then_send
 from stylecat.api.errors import ApiError
-from stylecat.api.schemas import Accepted, ErrorBody, ImageOut, RegisterIn, ReviewIn, errors
+from stylecat.api.schemas import (
+    Accepted,
+    ErrorBody,
+    ImageOut,
+    PredictionOut,
+    PredictionsOut,
+    RegisterIn,
+    ReviewIn,
+    errors,
+)
 from worker.dispatch import enqueue, request_indexing
 
 log = logging.getLogger(__name__)
@@ -79,6 +89,21 @@ def get_image(image_id: ImageId, session: SessionDep) -> ImageOut:
     if image is None:
         raise ApiError(404, "not_found", f"no image {image_id}")
     return image_view(image)
+
+
+@router.get("/{image_id}/predictions", response_model=PredictionsOut, responses=errors(404))
+def get_predictions(image_id: ImageId, session: SessionDep) -> PredictionsOut:
+    """Every prediction made for the image, newest first: what each model version said, in which role."""
+    if session.scalar(select(Image.id).where(Image.id == image_id)) is None:
+        raise ApiError(404, "not_found", f"no image {image_id}")
+    rows = prediction_history(session, image_id)
+    return PredictionsOut(predictions=[PredictionOut.model_validate(row, from_attributes=True) for row in rows])
+
+
+def prediction_history(session: Session, image_id: int) -> list[StylePrediction]:
+    """Newest first (the web page shows the same)."""
+    query = select(StylePrediction).where(StylePrediction.image_id == image_id).order_by(StylePrediction.id.desc())
+    return list(session.scalars(query))
 
 
 THUMBNAIL_CACHE = "public, max-age=86400"

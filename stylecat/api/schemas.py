@@ -1,5 +1,6 @@
 """Request and response models of the HTTP API (what /docs shows)."""
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field
@@ -43,6 +44,22 @@ class ImageOut(BaseModel):
     model_version: str | None
     style_source: str | None = Field(description="`model` or `review` (a human correction, never overwritten)")
     error: ErrorBody | None
+
+
+class PredictionOut(BaseModel):
+    model_name: str
+    model_version: str
+    role: str = Field(description="`served` (it set the style), `shadow` (a challenger's, unused) or `canary`")
+    backend: str
+    style: str
+    probs: dict[str, float]
+    confidence: float
+    latency_ms: float | None
+    created_at: datetime
+
+
+class PredictionsOut(BaseModel):
+    predictions: list[PredictionOut] = Field(description="newest first")
 
 
 class QueueItem(BaseModel):

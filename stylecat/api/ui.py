@@ -15,10 +15,10 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from core.styles import STYLES
-from db.models import Image, StylePrediction, StyleReview
+from db.models import Image, StyleReview
 from stylecat.api.deps import SessionDep, SettingsDep
 from stylecat.api.errors import ApiError
-from stylecat.api.images import ImageId, image_view
+from stylecat.api.images import ImageId, image_view, prediction_history
 from stylecat.api.search import StyleParam, run_search, search_request
 
 HERE = Path(__file__).parent
@@ -80,9 +80,7 @@ def image_page(request: Request, image_id: ImageId, session: SessionDep) -> HTML
     image = session.scalar(select(Image).where(Image.id == image_id))
     if image is None:
         raise ApiError(404, "not_found", f"no image {image_id}")
-    predictions = session.scalars(
-        select(StylePrediction).where(StylePrediction.image_id == image_id).order_by(StylePrediction.id.desc())
-    ).all()
+    predictions = prediction_history(session, image_id)
     reviews = session.scalars(
         select(StyleReview).where(StyleReview.image_id == image_id).order_by(StyleReview.id.desc())
     ).all()
