@@ -82,3 +82,15 @@ def processes(specs: list[tuple[list[str], dict[str, str]]], logs: Path) -> Iter
 def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> float:
     """A server still starting answers with connection errors: those count as "not yet"."""
     return waiting.wait_for(check, timeout, what, interval, ignore=(Exception,))
+
+
+def wait_for_children(log: Path, children: int, timeout: float = 180) -> None:
+    """Until `children` worker children have loaded the model (each logs it at INFO as it starts):
+    a clock started earlier would time children that are still loading."""
+
+    line = f"loading {get_settings().model_name} version"
+
+    def loaded() -> bool:
+        return log.exists() and log.read_text(errors="replace").count(line) >= children
+
+    wait_for(loaded, timeout, f"{children} worker children to load the model ({log})", 0.2)

@@ -26,7 +26,7 @@ import torch
 from sqlalchemy import func, insert, select
 
 from bench.common import jpegs_800px, median_seconds
-from bench.harness import STYLECAT, bench_environment, processes, wait_for
+from bench.harness import STYLECAT, bench_environment, processes, wait_for, wait_for_children
 from producer.apikeys import issue_key
 
 
@@ -127,7 +127,8 @@ def main() -> None:
     queue = redis.Redis.from_url(env["STYLECAT_REDIS_URL"])
     with processes(specs, logs), processes([backfill_worker()], logs / "backfill-default"):
         wait_for(lambda: client.get("/health").status_code == 200, 60, "the API")
-        time.sleep(15)  # the worker children load the model as they start
+        wait_for_children(logs / "1-worker.log", 2)
+        wait_for_children(logs / "backfill-default" / "0-worker.log", 2)
         started = time.perf_counter()
         subprocess.run([*STYLECAT, "backfill", "--batch-size", "64"], check=True, capture_output=True)
         wait_for(lambda: counts()[1] >= args.images, 1800, "every image categorized and indexed", 0.2)
@@ -162,7 +163,8 @@ def main() -> None:
             env = {"STYLECAT_INDEX_DEBOUNCE": debounce}
             workers = [(specs[1][0], {**specs[1][1], **env}), backfill_worker(env)]
             with processes(workers, logs / f"debounce-{debounce}"):
-                time.sleep(15)
+                for index in range(2):
+                    wait_for_children(logs / f"debounce-{debounce}" / f"{index}-worker.log", 2)
                 subprocess.run([*STYLECAT, "backfill", "--batch-size", "64"], check=True, capture_output=True)
                 latency[debounce] = upload_latencies(client, images, args.uploads)
                 backlog = queue.llen("categorize.backfill")
