@@ -4,6 +4,7 @@ categorized through the domain functions (no worker needed) and indexed."""
 import hashlib
 
 from core.settings import Settings
+from core.styles import STYLES
 from db.session import session_scope
 from db.writes import ModelRef, Prediction, claim, record_predictions
 from images.storage import store
@@ -15,10 +16,8 @@ MODEL = ModelRef(name="style-cnn", version="2", backend="local")
 
 
 def probabilities(style: str, confidence: float) -> dict[str, float]:
-    others = ["3d", "flat", "hand_drawn", "line_art"]
-    others.remove(style)
-    rest = (1 - confidence) / 3
-    return {style: confidence, **{name: rest for name in others}}
+    rest = (1 - confidence) / (len(STYLES) - 1)
+    return {name: confidence if name == style else rest for name in STYLES}
 
 
 def seeded_catalogue(settings: Settings, per_style: int = 4) -> dict[int, str]:
@@ -27,7 +26,7 @@ def seeded_catalogue(settings: Settings, per_style: int = 4) -> dict[int, str]:
     for name in client.indices.get(index=f"{settings.opensearch_index}*"):
         client.indices.delete(index=name)
     made: dict[int, str] = {}
-    wanted = dict.fromkeys(["3d", "flat", "hand_drawn", "line_art"], per_style)
+    wanted = dict.fromkeys(STYLES, per_style)
     index = 0
     with session_scope() as session:
         while any(wanted.values()):
