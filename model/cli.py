@@ -1,6 +1,7 @@
 """CLI: `stylecat train` and `stylecat model list | promote | evaluate | bootstrap`."""
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -78,23 +79,29 @@ def train(
 
 
 @model_app.command("list")
-def list_versions() -> None:
-    """Versions of the registered model with their test accuracy and aliases."""
+def list_versions(as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False) -> None:
+    """Versions of the registered model with their aliases and accuracy: `test` on the synthetic held-out
+    split, `lso` leave-source-out on the corpus (a model that never saw each source)."""
     from model import registry
 
     settings = get_settings()
-    client = registry.configure(settings)
-    versions = client.search_model_versions(f"name = '{settings.model_name}'", order_by=["version_number ASC"])
-    if not versions:
+    found = registry.versions(registry.configure(settings), settings.model_name)
+    if not found and not as_json:
         typer.echo(f"no versions of {settings.model_name} yet (stylecat model bootstrap)")
-    for version in versions:
-        metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
-        accuracy = metrics.get("test_accuracy")
-        shown = f"{accuracy:.4f}" if accuracy is not None else "-"
+    for info in found:
+        if as_json:
+            typer.echo(json.dumps({**asdict(info), "aliases": list(info.aliases)}))
+            continue
+        test, lso = (info.metrics.get(key) for key in ("test_accuracy", "lso_accuracy"))
         typer.echo(
-            f"version {version.version:>4}  test_accuracy {shown:>7}  aliases {','.join(version.aliases) or '-'}"
-            f"  run {version.run_id}"
+            f"version {info.version:>4}  aliases {','.join(info.aliases) or '-':<20}"
+            f"  test_accuracy {_figure(test)}  lso_accuracy {_figure(lso)}"
+            f"  {'shipped ' + info.shipped if info.shipped else 'run ' + str(info.run_id)}"
         )
+
+
+def _figure(value: float | None) -> str:
+    return f"{value:.4f}" if value is not None else "     -"
 
 
 @model_app.command("promote")

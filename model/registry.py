@@ -4,8 +4,9 @@ Aliases (not the deprecated stages) name what runs: `models:/style-cnn@champion`
 resolved at load time, so every prediction records the version it resolved to.
 """
 
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,8 @@ SHIPPED = (Path(__file__).parent / "retired" / "v1-synthetic", CHAMPION_DIR)
 rollback to an earlier shipped model is `stylecat model promote V`."""
 SHIPPED_TAG = "shipped"
 EXPERIMENT = "style-cnn"
+EVALUATION = "evaluation.json"
+"""A weights folder's evaluation (synthetic held-out split, leave-source-out), as training exports it."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,53 @@ def resolve(client: MlflowClient, uri: str) -> ResolvedModel:
     return ResolvedModel(name=version.name, version=str(version.version), source=version.source or "")
 
 
+@dataclass(frozen=True)
+class VersionInfo:
+    version: str
+    aliases: tuple[str, ...]
+    run_id: str | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    shipped: str | None = None
+
+
+def versions(client: MlflowClient, name: str) -> list[VersionInfo]:
+    """Every version, oldest first, with its aliases and its run's metrics. The aliases come from the
+    registered model: `search_model_versions` leaves each version's aliases empty."""
+    by_version: dict[str, list[str]] = {}
+    try:
+        for alias, number in client.get_registered_model(name).aliases.items():
+            by_version.setdefault(str(number), []).append(alias)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        return []
+    found = client.search_model_versions(f"name = '{name}'", order_by=["version_number ASC"])
+    return [
+        VersionInfo(
+            version=str(v.version),
+            aliases=tuple(sorted(by_version.get(str(v.version), []))),
+            run_id=v.run_id,
+            metrics=dict(client.get_run(v.run_id).data.metrics) if v.run_id else {},
+            shipped=v.tags.get(SHIPPED_TAG),
+        )
+        for v in found
+    ]
+
+
+def shipped_metrics(folder: Path) -> dict[str, float]:
+    """The metrics a trained version logs, read from a shipped folder's evaluation file."""
+    path = folder / EVALUATION
+    if not path.exists():
+        return {}
+    evaluation = json.loads(path.read_text())
+    metrics: dict[str, float] = {}
+    for key, prefix in (("synthetic_held_out", "test"), ("leave_source_out", "lso")):
+        if section := evaluation.get(key):
+            metrics[f"{prefix}_accuracy"] = float(section["accuracy"])
+            metrics |= {f"{prefix}_recall_{style}": float(m["recall"]) for style, m in section["per_class"].items()}
+    return metrics
+
+
 def load_predictor(resolved: ResolvedModel) -> "StylePredictor":
     """The version's weights, read straight from its artifacts (no pyfunc wrapper on the hot path)."""
     from model.predictor import StylePredictor  # torch is imported in the process that predicts
@@ -112,10 +162,15 @@ def ensure_champion(client: MlflowClient, name: str) -> ResolvedModel:
     versions = []
     for folder in SHIPPED:
         if folder.name in registered:
-            versions.append(str(registered[folder.name].version))
+            known = registered[folder.name]
+            versions.append(str(known.version))
+            if known.run_id and "test_accuracy" not in client.get_run(known.run_id).data.metrics:
+                for key, value in shipped_metrics(folder).items():  # registered before its metrics were logged
+                    client.log_metric(known.run_id, key, value)
             continue
         with mlflow.start_run(run_name=f"shipped-{folder.name}"):
             mlflow.log_params({"source": str(folder.relative_to(Path(__file__).parent.parent))})
+            mlflow.log_metrics(shipped_metrics(folder))
             version = register(folder, name=name)
         client.set_model_version_tag(name, version, SHIPPED_TAG, folder.name)
         log.info("registered the shipped model %s as %s version %s", folder.name, name, version)

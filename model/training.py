@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 
 SYNTHETIC = "synthetic"
 SYNTHETIC_SHARE = 0.25
-EVALUATION = "evaluation.json"
-"""Written beside exported weights: the figures the model card quotes."""
 WIDTHS = (32, 64, 128, 192, 320)
 
 
@@ -300,6 +298,6 @@ def train(config: TrainConfig, settings: Settings, export: Path | None = None) -
         if export is not None:
             predictor.save(export)
             evaluation = {"synthetic_held_out": result, "leave_source_out": cross}
-            (export / EVALUATION).write_text(json.dumps(evaluation, indent=1) + "\n")
+            (export / registry.EVALUATION).write_text(json.dumps(evaluation, indent=1) + "\n")
     metrics = {**result, "leave_source_out": cross} if cross else result
     return TrainResult(version=version, run_id=run.info.run_id, metrics=metrics)

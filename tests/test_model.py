@@ -285,3 +285,28 @@ def test_a_reviewed_gif_is_exported_and_trained_on(own_store: Settings, clean_ta
         own_store,
     )
     assert MlflowClient().get_run(result.run_id).data.params["corpus_images"] == "1"
+
+
+def test_list_shows_each_versions_aliases_and_the_shipped_figures(own_store: Settings) -> None:
+    """Before, every version showed `aliases -` (search_model_versions leaves them empty) and the
+    shipped champion `test_accuracy -`."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from stylecat.cli import app
+
+    client = registry.configure(own_store)
+    registry.ensure_champion(client, own_store.model_name)
+    registry.promote(client, own_store.model_name, "1", "challenger")
+    result = CliRunner().invoke(app, ["model", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["version"]: row for row in map(json.loads, result.stdout.strip().splitlines())}
+    assert {v: rows[v]["aliases"] for v in rows} == {"1": ["challenger"], "2": ["champion"]}
+    assert {v: rows[v]["shipped"] for v in rows} == {"1": "v1-synthetic", "2": "champion"}
+    shipped = json.loads((registry.CHAMPION_DIR / registry.EVALUATION).read_text())
+    assert rows["2"]["metrics"]["test_accuracy"] == shipped["synthetic_held_out"]["accuracy"]
+    assert rows["2"]["metrics"]["lso_accuracy"] == shipped["leave_source_out"]["accuracy"]
+    assert rows["1"]["metrics"]["test_accuracy"] > 0.9 and "lso_accuracy" not in rows["1"]["metrics"]
+    table = CliRunner().invoke(app, ["model", "list"]).stdout
+    assert "aliases champion" in table and "aliases challenger" in table and "test_accuracy 0.8980" in table
