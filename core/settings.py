@@ -38,9 +38,31 @@ class Settings(BaseSettings):
     """The registered MLflow model."""
     model_uri: str = "models:/style-cnn@champion"
     """What workers and the inference server load; the alias is resolved (and followed) at load time."""
+    challenger_uri: str = "models:/style-cnn@challenger"
+    """The version tried beside the champion (shadow, canary); none while the alias is unset."""
+    shadow_fraction: float = Field(default=0.0, ge=0, le=1)
+    """Share of categorized images that also get the challenger's prediction (role `shadow`), which
+    changes nothing; chosen by image id, so the same images every time."""
+    canary_fraction: float = Field(default=0.0, ge=0, le=1)
+    """Share of images the challenger serves (role `canary`: its prediction sets the style)."""
+    evaluation_data: Path | None = None
+    """A labelled folder DIR/<style>/* that `stylecat model compare` and gated promotions score both
+    versions on (never trained on); unset: the synthetic held-out split."""
+    compare_max_reviews: int = Field(default=2_000, ge=0)
+    """The newest reviewed images (that neither version trained on) a comparison scores, at most."""
+    promote_min_reviews: int = Field(default=20, ge=1)
+    """Held-out reviewed images needed before they gate a promotion."""
+    promote_max_accuracy_drop: float = Field(default=0.0, ge=0, le=1)
+    """How much lower than the champion's the challenger's accuracy may be, on each set."""
+    promote_max_recall_drop: float = Field(default=0.05, ge=0, le=1)
+    """How much lower than the champion's the challenger's recall of any class may be, on each set."""
     classifier: Literal["local", "sagemaker"] = "local"
     sagemaker_endpoint: str = "stylecat"
     """Endpoint name for the `sagemaker` classifier."""
+    sagemaker_challenger_endpoint: str = ""
+    """Endpoint that serves the challenger with the `sagemaker` classifier; empty: no challenger."""
+    sagemaker_challenger_endpoint_url: str | None = None
+    """Its runtime URL when it differs from `sagemaker_endpoint_url` (locally: a second `stylecat serve-model`)."""
     sagemaker_endpoint_url: str | None = None
     """Another runtime URL, e.g. the project's inference server (`stylecat serve-model`) locally."""
     torch_threads: int = Field(default=0, ge=0)

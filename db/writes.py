@@ -3,7 +3,7 @@
 Every write that changes what search shows bumps `images.index_version`; the indexer works from that.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, case, func, insert, select, update
@@ -50,18 +50,30 @@ def create_image(*, session: Session, image: NewImage) -> int:
     return session.execute(insert(Image).values(**values).returning(Image.id)).scalar_one()
 
 
-def claim(*, session: Session, image_ids: Sequence[int], model: ModelRef, max_attempts: int) -> list[Image]:
+def claim(
+    *,
+    session: Session,
+    image_ids: Sequence[int],
+    model: ModelRef,
+    max_attempts: int,
+    canary: Mapping[int, ModelRef] | None = None,
+) -> list[Image]:
     """Mark the images `processing` and count an attempt; return those that need this model's run.
 
-    Skipped: unknown ids, and images already categorized by this very model version (so a task run
-    twice changes nothing). Images past `max_attempts` are failed with `too_many_attempts`.
+    Skipped: unknown ids, and images already categorized by the very model version that serves them
+    (`model`, or the challenger for the images in `canary`), so a task run twice changes nothing.
+    Images past `max_attempts` are failed with `too_many_attempts`.
     """
     # Wait for row locks, never skip: a row locked by the indexer (or a duplicate delivery) must still
     # be claimed once the lock is released, or its job would end without it. Id order avoids deadlocks.
     rows = session.scalars(select(Image).where(Image.id.in_(image_ids)).order_by(Image.id).with_for_update()).all()
     todo = []
     for row in rows:
-        if row.status == ImageStatus.CATEGORIZED and (row.model_name, row.model_version) == (model.name, model.version):
+        serving = (canary or {}).get(row.id, model)
+        if row.status == ImageStatus.CATEGORIZED and (row.model_name, row.model_version) == (
+            serving.name,
+            serving.version,
+        ):
             continue
         if row.attempts >= max_attempts:
             _fail(row, "too_many_attempts", f"gave up after {row.attempts} attempts")
@@ -112,31 +124,19 @@ def defer(*, session: Session, unavailable: dict[int, str], budget: int) -> tupl
     return retry, failed
 
 
-def record_predictions(*, session: Session, predictions: Sequence[Prediction], model: ModelRef) -> None:
-    """Append each prediction to the history (once per image and model version) and make it the
-    image's style, unless a human reviewed the image: a review is never overwritten."""
+def record_predictions(
+    *,
+    session: Session,
+    predictions: Sequence[Prediction],
+    model: ModelRef,
+    role: PredictionRole = PredictionRole.SERVED,
+) -> None:
+    """Append each prediction to the history (once per image, model version and role) and make it the
+    image's style, unless a human reviewed the image: a review is never overwritten. `role` is
+    `served`, or `canary` when the challenger serves the image."""
     if not predictions:
         return
-    session.execute(
-        pg_insert(StylePrediction)
-        .values(
-            [
-                {
-                    "image_id": p.image_id,
-                    "model_name": model.name,
-                    "model_version": model.version,
-                    "role": PredictionRole.SERVED,
-                    "backend": model.backend,
-                    "style": p.style,
-                    "probs": p.probs,
-                    "confidence": p.confidence,
-                    "latency_ms": p.latency_ms,
-                }
-                for p in predictions
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["image_id", "model_name", "model_version", "role"])
-    )
+    _append_history(session, predictions, model, role)
     model_owns_style = Image.style_source.is_distinct_from(StyleSource.REVIEW.value)
     statement = (
         update(Image)
@@ -163,6 +163,36 @@ def record_predictions(*, session: Session, predictions: Sequence[Prediction], m
             {"b_id": p.image_id, "b_style": p.style, "b_probs": p.probs, "b_confidence": p.confidence}
             for p in predictions
         ],
+    )
+
+
+def record_shadow(*, session: Session, predictions: Sequence[Prediction], model: ModelRef) -> None:
+    """Append the challenger's shadow predictions to the history; the images, their styles and the
+    index stay as they are."""
+    if predictions:
+        _append_history(session, predictions, model, PredictionRole.SHADOW)
+
+
+def _append_history(session: Session, predictions: Sequence[Prediction], model: ModelRef, role: PredictionRole) -> None:
+    session.execute(
+        pg_insert(StylePrediction)
+        .values(
+            [
+                {
+                    "image_id": p.image_id,
+                    "model_name": model.name,
+                    "model_version": model.version,
+                    "role": role,
+                    "backend": model.backend,
+                    "style": p.style,
+                    "probs": p.probs,
+                    "confidence": p.confidence,
+                    "latency_ms": p.latency_ms,
+                }
+                for p in predictions
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["image_id", "model_name", "model_version", "role"])
     )
 
 

@@ -1,4 +1,5 @@
-"""CLI: `stylecat train` and `stylecat model list | promote | evaluate | bootstrap`."""
+"""CLI: `stylecat train` and `stylecat model list | evaluate | bootstrap` (the lifecycle commands are in
+producer/lifecycle_cli.py)."""
 
 import json
 from dataclasses import asdict
@@ -102,28 +103,6 @@ def list_versions(as_json: Annotated[bool, typer.Option("--json", help="One JSON
 
 def _figure(value: float | None) -> str:
     return f"{value:.4f}" if value is not None else "     -"
-
-
-@model_app.command("promote")
-def promote(
-    version: str,
-    alias: Annotated[str, typer.Option(help="Alias to move; consumers follow it.")] = "champion",
-) -> None:
-    """Point ALIAS at VERSION. Roll back by promoting the previous version again."""
-    from mlflow.exceptions import MlflowException
-
-    from model import registry
-
-    settings = get_settings()
-    try:
-        previous = registry.promote(registry.configure(settings), settings.model_name, version, alias)
-    except MlflowException as exc:
-        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
-    typer.echo(
-        f"alias {alias}: {previous or 'unset'} -> {version}"
-        + (f"  (roll back: stylecat model promote {previous} --alias {alias})" if previous else "")
-    )
 
 
 @model_app.command("bootstrap")

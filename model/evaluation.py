@@ -24,7 +24,7 @@ def report(labels: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
         }
     return {
         "n": int(len(labels)),
-        "accuracy": round(float((labels == predicted).mean()), 4),
+        "accuracy": round(float((labels == predicted).mean()), 4) if len(labels) else 0.0,
         "per_class": per_class,
         "confusion": confusion.tolist(),
         "labels": list(STYLES),

@@ -90,12 +90,20 @@ class StylePredictor:
 
     def predict(self, items: Sequence[bytes], max_pixels: int = 40_000_000) -> list[StyleResult | ImageDecodeError]:
         """Per item, a result or the decode error that names what is wrong with that image."""
+        return self.predict_decoded(self.decode(items, max_pixels))
+
+    def decode(self, items: Sequence[bytes], max_pixels: int) -> list[np.ndarray | ImageDecodeError]:
+        """Per item, its pixels at this model's input size or the error that names what is wrong."""
         decoded: list[np.ndarray | ImageDecodeError] = []
         for data in items:
             try:
                 decoded.append(self.pixels(data, max_pixels))
             except ImageDecodeError as exc:
                 decoded.append(exc)
+        return decoded
+
+    def predict_decoded(self, decoded: Sequence[np.ndarray | ImageDecodeError]) -> list[StyleResult | ImageDecodeError]:
+        """`predict` over what `decode` gave (another model of the same input size may reuse it)."""
         good = [d for d in decoded if isinstance(d, np.ndarray)]
         probs = iter(self.probabilities(np.stack(good)) if good else [])
         return [d if isinstance(d, ImageDecodeError) else to_result(next(probs)) for d in decoded]

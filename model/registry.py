@@ -97,7 +97,7 @@ def versions(client: MlflowClient, name: str) -> list[VersionInfo]:
         for alias, number in client.get_registered_model(name).aliases.items():
             by_version.setdefault(str(number), []).append(alias)
     except MlflowException as exc:
-        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+        if not is_unset(exc):
             raise
         return []
     found = client.search_model_versions(f"name = '{name}'", order_by=["version_number ASC"])
@@ -125,6 +125,12 @@ def shipped_metrics(folder: Path) -> dict[str, float]:
             metrics[f"{prefix}_accuracy"] = float(section["accuracy"])
             metrics |= {f"{prefix}_recall_{style}": float(m["recall"]) for style, m in section["per_class"].items()}
     return metrics
+
+
+def is_unset(exc: MlflowException) -> bool:
+    """The alias, version or model does not exist (the registry answered); not an outage. MLflow's
+    stores answer a missing alias with INVALID_PARAMETER_VALUE, a missing model with RESOURCE_DOES_NOT_EXIST."""
+    return exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
 def load_predictor(resolved: ResolvedModel) -> "StylePredictor":

@@ -12,7 +12,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, func, select, true, update
 from sqlalchemy.orm import Session
 
-from db.models import Image, ImageStatus
+from db.models import Image, ImageStatus, StyleSource
 from db.session import SessionFactory
 
 
@@ -37,8 +37,10 @@ class Criteria:
         elif self.selection is Selection.FAILED:
             clause = Image.status == ImageStatus.FAILED
         elif self.selection is Selection.OTHER_VERSION:
-            clause = (Image.status == ImageStatus.CATEGORIZED) & Image.model_version.is_distinct_from(
-                self.model_version
+            clause = (
+                (Image.status == ImageStatus.CATEGORIZED)
+                & Image.model_version.is_distinct_from(self.model_version)
+                & Image.style_source.is_distinct_from(StyleSource.REVIEW)  # a review is never touched
             )
         if self.since is not None:
             clause = clause & (Image.created_at >= self.since)

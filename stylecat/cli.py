@@ -13,6 +13,7 @@ from model import cli as model_cli
 from model.cli import model_app
 from model.corpus.cli import dataset_app
 from producer import cli as producer_cli
+from producer import lifecycle_cli
 from search import cli as search_cli
 
 app = typer.Typer(
@@ -30,6 +31,9 @@ app.add_typer(model_app, name="model")
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(reviews_app, name="reviews")
 app.command("train")(model_cli.train)
+model_app.command("compare")(lifecycle_cli.compare)
+model_app.command("promote")(lifecycle_cli.promote)
+model_app.command("rollback")(lifecycle_cli.rollback)
 app.command("backfill")(producer_cli.backfill)
 app.command("upload")(producer_cli.upload)
 app.command("index")(search_cli.index)

@@ -11,7 +11,7 @@ from core.queues import Queue
 from core.settings import Settings
 from db.models import Image
 from db.session import session_scope
-from db.writes import mark_failed
+from db.writes import add_review, mark_failed
 from producer.backfill import Criteria, Selection, backfill, count, status_counts
 from tests.factories import image_row
 from worker.dispatch import enqueue_batch
@@ -72,6 +72,9 @@ def test_selections_and_limit(clean_tables: None) -> None:
         assert count(session=session, criteria=Criteria(Selection.ALL, limit=3)) == 3
         assert count(session=session, criteria=Criteria(Selection.FAILED)) == 1
         assert count(session=session, criteria=Criteria(Selection.OTHER_VERSION, model_version="2")) == 4
+        add_review(session=session, image_id=ids[0], style="flat", reviewer="test")
+    with session_scope() as session:  # after a promotion, what the old model predicted; never a reviewed image
+        assert count(session=session, criteria=Criteria(Selection.OTHER_VERSION, model_version="2")) == 3
         assert status_counts(session=session) == {"queued": 4, "processing": 0, "categorized": 5, "failed": 1}
 
 

@@ -2,7 +2,7 @@
 the others are written, and a source briefly away is retried alone within its own budget."""
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -17,6 +17,7 @@ from model.preprocess import ImageDecodeError, load_image
 from tests.factories import PROBS, image_row, plain_png
 from tests.processes import Unavailable, http_source
 from worker.categorize import Summary, _fetch_all, categorize
+from worker.classifier import Classified
 
 MODEL = ModelRef(name="style-cnn", version="9", backend="local")
 
@@ -30,17 +31,23 @@ class StandIn:
     def current_model(self) -> ModelRef:
         return MODEL
 
-    def classify(self, items: Sequence[bytes]) -> tuple[ModelRef, list[StyleResult | ImageDecodeError]]:
-        if items:
-            self.batches.append(len(items))
-        results: list[StyleResult | ImageDecodeError] = []
-        for data in items:
+    def current_challenger(self) -> ModelRef | None:
+        return None
+
+    def classify(
+        self, items: Sequence[bytes], champion: Collection[int] | None = None, challenger: Collection[int] = ()
+    ) -> Classified:
+        assert champion is not None and not challenger  # categorize names the champion's items
+        if champion:
+            self.batches.append(len(champion))
+        results: dict[int, StyleResult | ImageDecodeError] = {}
+        for n in champion:
             try:
-                load_image(data)
-                results.append(StyleResult("flat", PROBS["flat"]))
+                load_image(items[n])
+                results[n] = StyleResult("flat", PROBS["flat"])
             except ImageDecodeError as exc:
-                results.append(exc)
-        return MODEL, results
+                results[n] = exc
+        return Classified(MODEL, results)
 
 
 def _stored(data: bytes, settings: Settings, name: str) -> str:

@@ -15,11 +15,24 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from core.settings import Settings
+from db.models import PredictionRole
 from db.session import SessionFactory
-from db.writes import Prediction, claim, defer, interrupted, mark_failed, record_predictions, release
+from db.writes import (
+    ModelRef,
+    Prediction,
+    claim,
+    defer,
+    interrupted,
+    mark_failed,
+    record_predictions,
+    record_shadow,
+    release,
+)
 from images.fetch import FetchError, fetch
+from model.predictor import StyleResult
 from model.preprocess import ImageDecodeError
-from worker.classifier import Classifier, TransientError
+from worker.challenger import challenger_roles
+from worker.classifier import Classified, Classifier, TransientError
 
 
 @dataclass
@@ -31,6 +44,12 @@ class Summary:
     skipped: int = 0
     split: bool = False
     """An earlier run of this batch was cut off: nothing was done, each image is to run on its own."""
+    shadow: list[int] = field(default_factory=list)
+    """Images the challenger predicted beside the champion (stored, used by nothing)."""
+    canary: list[int] = field(default_factory=list)
+    """Images the challenger served."""
+    challenger_error: str | None = None
+    """Why the challenger did not run on the images it was meant for (the champion served them)."""
 
 
 def categorize(
@@ -38,45 +57,97 @@ def categorize(
 ) -> Summary:
     summary = Summary()
     model = classifier.current_model()  # resolves (and if needed loads) the model version first
+    roles, challenger = _challenger_plan(image_ids, classifier, settings, model)
+    canary = {image_id: challenger for image_id, role in roles.items() if challenger and role == PredictionRole.CANARY}
     with session_factory() as session:
         if len(image_ids) > 1 and interrupted(session=session, image_ids=image_ids):
             summary.split = True  # one of them may kill every worker that runs the batch
             return summary
         claimed = [
             (row.id, row.storage_ref)
-            for row in claim(session=session, image_ids=image_ids, model=model, max_attempts=settings.max_attempts)
+            for row in claim(
+                session=session, image_ids=image_ids, model=model, max_attempts=settings.max_attempts, canary=canary
+            )
         ]
     summary.skipped = len(set(image_ids)) - len(claimed)
 
     fetched, errors, unavailable = _fetch_all(claimed, settings)
+    items = [data for _, data in fetched]
+    ids = [image_id for image_id, _ in fetched]
     try:
         started = time.perf_counter()
-        model, results = classifier.classify([data for _, data in fetched])
-        latency_ms = (time.perf_counter() - started) * 1000 / max(1, len(fetched))
+        out = _classify(classifier, items, [roles.get(image_id) for image_id in ids])
+        latency_ms = round((time.perf_counter() - started) * 1000 / max(1, len(fetched)), 3)
     except TransientError:
         with session_factory() as session:
             release(session=session, image_ids=[image_id for image_id, _ in claimed])
         raise
 
-    predictions = []
-    for (image_id, _), result in zip(fetched, results, strict=True):
+    served: dict[PredictionRole, list[Prediction]] = {PredictionRole.SERVED: [], PredictionRole.CANARY: []}
+    shadow: list[Prediction] = []
+    for n, image_id in enumerate(ids):
+        role = roles.get(image_id) if out.challenger else None
+        result = out.challenger_results[n] if role == PredictionRole.CANARY else out.results[n]
         if isinstance(result, ImageDecodeError):
             errors[image_id] = (result.code, result.message)
-        else:
-            predictions.append(
-                Prediction(image_id=image_id, style=result.pred, probs=result.probs, latency_ms=round(latency_ms, 3))
-            )
+            continue
+        served[PredictionRole.CANARY if role == PredictionRole.CANARY else PredictionRole.SERVED].append(
+            _prediction(image_id, result, latency_ms)
+        )
+        if role == PredictionRole.SHADOW and isinstance(guess := out.challenger_results[n], StyleResult):
+            shadow.append(_prediction(image_id, guess, latency_ms))
     with session_factory() as session:
-        record_predictions(session=session, predictions=predictions, model=model)
+        record_predictions(session=session, predictions=served[PredictionRole.SERVED], model=out.model)
+        if out.challenger:
+            record_predictions(
+                session=session,
+                predictions=served[PredictionRole.CANARY],
+                model=out.challenger,
+                role=PredictionRole.CANARY,
+            )
+            record_shadow(session=session, predictions=shadow, model=out.challenger)
         for image_id, (code, message) in errors.items():
             mark_failed(session=session, image_id=image_id, code=code, message=message)
         summary.deferred, out_of_budget = defer(
             session=session, unavailable=unavailable, budget=settings.max_transient_failures
         )
-    summary.categorized = [p.image_id for p in predictions]
+    summary.categorized = [p.image_id for predictions in served.values() for p in predictions]
+    summary.canary = [p.image_id for p in served[PredictionRole.CANARY]]
+    summary.shadow = [p.image_id for p in shadow]
+    summary.challenger_error = out.challenger_error
     summary.failed = {image_id: code for image_id, (code, _) in errors.items()}
     summary.failed |= {image_id: "source_unavailable" for image_id in out_of_budget}
     return summary
+
+
+def _challenger_plan(
+    image_ids: Sequence[int], classifier: Classifier, settings: Settings, model: ModelRef
+) -> tuple[dict[int, PredictionRole], ModelRef | None]:
+    """The challenger's role per image (see worker/challenger.py) and the version that would play it;
+    nothing while both fractions are 0, no challenger is set, or it is the champion itself."""
+    if not (settings.shadow_fraction or settings.canary_fraction):
+        return {}, None
+    roles = challenger_roles(image_ids, shadow=settings.shadow_fraction, canary=settings.canary_fraction)
+    challenger = classifier.current_challenger() if roles else None
+    if challenger is None or challenger.version == model.version:
+        return {}, None
+    return roles, challenger
+
+
+def _classify(classifier: Classifier, items: list[bytes], roles: list[PredictionRole | None]) -> Classified:
+    """One call for both models; if the challenger could not run, the champion serves its canary images."""
+    champion = [n for n, role in enumerate(roles) if role != PredictionRole.CANARY]
+    challenger = [n for n, role in enumerate(roles) if role is not None]
+    out = classifier.classify(items, champion=champion, challenger=challenger)
+    if challenger and out.challenger is None:
+        stranded = [n for n, role in enumerate(roles) if role == PredictionRole.CANARY]
+        if stranded:
+            out.results |= classifier.classify(items, champion=stranded).results
+    return out
+
+
+def _prediction(image_id: int, result: StyleResult, latency_ms: float) -> Prediction:
+    return Prediction(image_id=image_id, style=result.pred, probs=result.probs, latency_ms=latency_ms)
 
 
 def _fetch_all(

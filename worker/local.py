@@ -1,22 +1,25 @@
 """The `local` classifier backend: the CNN in this worker process.
 
 Each worker process builds it once, lazily (never in the parent before the fork), and follows the
-registry alias when it moves. While the registry is unreachable the loaded version keeps serving
-(logged, and counted in worker/metrics.py); without a loaded version the task retries.
+registry aliases when they move: the champion's (`model_uri`) and, while a shadow or canary
+fraction is set, the challenger's (`challenger_uri`). While the registry is unreachable the loaded
+versions keep serving (logged, and counted in worker/metrics.py); without a loaded champion the
+task retries, without a challenger the champion serves alone.
 """
 
 import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from celery.exceptions import SoftTimeLimitExceeded
+from mlflow.exceptions import MlflowException
 
 from core.settings import Settings
 from db.writes import ModelRef
-from worker.classifier import Results, TransientError
+from worker.classifier import Classified, TransientError, everything
 from worker.metrics import REGISTRY_ERRORS, REGISTRY_UP
 
 if TYPE_CHECKING:
@@ -32,60 +35,117 @@ REGISTRY_HTTP = {
 """A look-up happens inside a task: with MLflow's defaults (7 retries, 120 s timeout) an unreachable
 tracking server held it for about 4 minutes; these bound it to seconds (the environment overrides)."""
 
+Loaded = tuple[ModelRef, "StylePredictor"]
 
-class LocalClassifier:
-    """The CNN in-process. The alias is re-resolved at most every `model_recheck_interval` seconds."""
 
-    def __init__(self, settings: Settings) -> None:
+class Follower:
+    """One registry URI followed in this process: re-resolved at most every `model_recheck_interval`
+    seconds and reloaded when it names another version. `optional`: an unset alias means no model
+    (the challenger) instead of an error, and the registry being away is not worth a retry."""
+
+    def __init__(self, settings: Settings, uri: str, *, optional: bool) -> None:
         self.settings = settings
-        self.recheck = settings.model_recheck_interval
-        for name, value in REGISTRY_HTTP.items():
-            os.environ.setdefault(name, value)
+        self.uri = uri
+        self.optional = optional
         self._lock = threading.Lock()
-        self._model: ModelRef | None = None
-        self._predictor: StylePredictor | None = None
-        self._checked_at = 0.0
+        self._loaded: Loaded | None = None
+        self._checked_at = -float("inf")
 
-    def _current(self) -> tuple[ModelRef, "StylePredictor"]:
+    def current(self) -> Loaded | None:
         from model import registry
 
         with self._lock:
-            if self._predictor is None or time.monotonic() - self._checked_at > self.recheck:
+            if time.monotonic() - self._checked_at > self.settings.model_recheck_interval or (
+                self._loaded is None and not self.optional
+            ):
                 try:
                     client = registry.configure(self.settings)
-                    resolved = registry.resolve_serving(client, self.settings.model_uri, self.settings.model_name)
+                    if self.optional:
+                        resolved = registry.resolve(client, self.uri)
+                    else:
+                        resolved = registry.resolve_serving(client, self.uri, self.settings.model_name)
                 except SoftTimeLimitExceeded:
                     raise
-                except Exception as exc:  # MLflow, HTTP or its store: whatever the registry raised
+                except MlflowException as exc:
+                    if not (self.optional and registry.is_unset(exc)):
+                        self._registry_down(exc)
+                    elif self._loaded is not None:
+                        log.info("%s is unset now; unloading version %s", self.uri, self._loaded[0].version)
+                        self._loaded = None
+                except Exception as exc:  # HTTP or the store behind MLflow: whatever the registry raised
                     self._registry_down(exc)
                 else:
                     REGISTRY_UP.set(1)
-                    if self._model is None or self._model.version != resolved.version:
-                        log.info("loading %s version %s", resolved.name, resolved.version)
-                        self._predictor = registry.load_predictor(resolved)
-                        self._model = ModelRef(name=resolved.name, version=resolved.version, backend="local")
+                    if self._loaded is None or self._loaded[0].version != resolved.version:
+                        log.info("loading %s version %s (%s)", resolved.name, resolved.version, self.uri)
+                        model = ModelRef(name=resolved.name, version=resolved.version, backend="local")
+                        self._loaded = (model, registry.load_predictor(resolved))
                 self._checked_at = time.monotonic()
-            assert self._model is not None and self._predictor is not None
-            return self._model, self._predictor
+            return self._loaded
 
     def _registry_down(self, exc: Exception) -> None:
         REGISTRY_UP.set(0)
-        if self._model is None:
+        if self._loaded is None:
+            if self.optional:
+                log.warning("the model registry is unreachable; no %s yet (%s)", self.uri, exc)
+                return
             raise TransientError(f"the model registry is unreachable and no model is loaded yet: {exc}") from exc
         REGISTRY_ERRORS.inc()
+        model = self._loaded[0]
         log.warning(
             "the model registry is unreachable (%s); still serving %s version %s",
             type(exc).__name__,
-            self._model.name,
-            self._model.version,
+            model.name,
+            model.version,
         )
 
-    def classify(self, items: Sequence[bytes]) -> tuple[ModelRef, Results]:
-        model, predictor = self._current()
-        return model, predictor.predict(items, self.settings.max_image_pixels)
+
+class LocalClassifier:
+    """The CNN in-process, the challenger beside it when a shadow or canary fraction is set."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        for name, value in REGISTRY_HTTP.items():
+            os.environ.setdefault(name, value)
+        self._champion = Follower(settings, settings.model_uri, optional=False)
+        self._challenger = Follower(settings, settings.challenger_uri, optional=True)
+
+    def _champion_now(self) -> Loaded:
+        loaded = self._champion.current()
+        assert loaded is not None  # a required follower raises instead
+        return loaded
 
     def current_model(self) -> ModelRef:
-        return self._current()[0]
+        return self._champion_now()[0]
+
+    def current_challenger(self) -> ModelRef | None:
+        loaded = self._challenger.current()
+        return loaded[0] if loaded else None
+
+    def classify(
+        self, items: Sequence[bytes], champion: Collection[int] | None = None, challenger: Collection[int] = ()
+    ) -> Classified:
+        model, predictor = self._champion_now()
+        champion = everything(items, champion)
+        wanted = sorted(set(champion) | set(challenger))
+        pixels = predictor.decode([items[i] for i in wanted], self.settings.max_image_pixels)
+        decoded = dict(zip(wanted, pixels, strict=True))
+        served = [i for i in wanted if i in champion]
+        out = Classified(model, dict(zip(served, predictor.predict_decoded([decoded[i] for i in served]), strict=True)))
+        if not challenger:
+            return out
+        loaded = self._challenger.current()
+        if loaded is None:
+            out.challenger_error = f"no challenger loaded ({self.settings.challenger_uri})"
+            return out
+        out.challenger, other = loaded
+        tried = sorted(challenger)
+        if other.image_size == predictor.image_size:  # one decode serves both models
+            pixels = [decoded[i] for i in tried]
+        else:
+            pixels = other.decode([items[i] for i in tried], self.settings.max_image_pixels)
+        out.challenger_results = dict(zip(tried, other.predict_decoded(pixels), strict=True))
+        return out
 
 
 def torch_threads(settings: Settings, concurrency: int) -> int:

@@ -15,6 +15,12 @@ BATCH_IMAGES = Histogram(
     ["queue"],
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
+CHALLENGER = Counter(
+    "stylecat_challenger_predictions_total", "Predictions of the challenger, by role (shadow, canary)", ["role"]
+)
+CHALLENGER_ERRORS = Counter(
+    "stylecat_challenger_errors_total", "Batches the challenger was meant for but could not run (the champion served)"
+)
 REGISTRY_UP = Gauge(
     "stylecat_model_registry_up",
     "1 if the latest model registry lookup succeeded, 0 if the registry was unreachable",

@@ -119,6 +119,11 @@ def _run(image_ids: list[int], priority: Priority) -> tuple[dict[str, int], list
     request_indexing()
     for outcome, count in (("categorized", len(summary.categorized)), ("failed", len(summary.failed))):
         metrics.IMAGES.labels(outcome).inc(count)
+    for role, ids in (("shadow", summary.shadow), ("canary", summary.canary)):
+        metrics.CHALLENGER.labels(role).inc(len(ids))
+    if summary.challenger_error:
+        metrics.CHALLENGER_ERRORS.inc()
+        log.warning("the challenger did not run on this batch; the champion served: %s", summary.challenger_error)
     counts = {"categorized": len(summary.categorized), "failed": len(summary.failed), "skipped": summary.skipped}
     return counts, summary.deferred
 
