@@ -137,8 +137,13 @@ def load_predictor(resolved: ResolvedModel) -> "StylePredictor":
     """The version's weights, read straight from its artifacts (no pyfunc wrapper on the hot path)."""
     from model.predictor import StylePredictor  # torch is imported in the process that predicts
 
+    return StylePredictor.load(download_weights(resolved))
+
+
+def download_weights(resolved: ResolvedModel) -> Path:
+    """The version's weights folder, downloaded from its artifacts (MLflow caches nothing: a new folder)."""
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{resolved.name}/{resolved.version}"))
-    return StylePredictor.load(weights_folder(local))
+    return weights_folder(local)
 
 
 def weights_folder(model_dir: Path) -> Path:

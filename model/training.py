@@ -33,7 +33,7 @@ from model.evaluation import confusion_figure, report
 from model.net import StyleNet
 from model.predictor import StylePredictor
 from model.pyfunc import register
-from model.training_config import TrainConfig
+from model.training_config import REVIEWS, TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class Pool:
         )
 
 
-def sample_weights(pool: Pool, synthetic_share: float = SYNTHETIC_SHARE) -> np.ndarray:
+def sample_weights(pool: Pool, synthetic_share: float = SYNTHETIC_SHARE, review_weight: float = 1.0) -> np.ndarray:
     """Draw probabilities: every class equally often; inside a class, a source of n images gets a
     share ∝ sqrt(n), so no single icon family dominates its class. The synthetic images, when the
     pool mixes them with real ones, get `synthetic_share` of all draws, so that the model keeps
@@ -90,6 +90,7 @@ def sample_weights(pool: Pool, synthetic_share: float = SYNTHETIC_SHARE) -> np.n
             source_share = np.sqrt(counts) / np.sqrt(counts).sum()
             for name, count, within in zip(names, counts, source_share, strict=True):
                 weights[in_class & (pool.sources == name)] = share * within / count / len(present)
+    weights[pool.sources == REVIEWS] *= review_weight
     return weights / weights.sum()
 
 
@@ -102,7 +103,7 @@ def fit(
 ) -> None:
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    weights = sample_weights(pool)
+    weights = sample_weights(pool, review_weight=config.review_weight)
     steps_per_epoch = max(1, len(pool) // config.batch_size)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=5e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -217,15 +218,33 @@ def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
 
 
 def load_corpus(config: TrainConfig) -> Pool | None:
-    if config.data is None:
-        return None
-    data: LabelledPixels = labelled_pixels(config.data, config.image_size)
-    return Pool(data.pixels, data.labels, data.sources)
+    """The corpus and the exported reviews, as one pool (None if there is neither)."""
+    pools = []
+    for folder in (config.data, config.reviews):
+        if folder is not None:
+            data: LabelledPixels = labelled_pixels(folder, config.image_size)
+            pools.append(Pool(data.pixels, data.labels, data.sources))
+    return sum(pools[1:], pools[0]) if pools else None
 
 
-def train(config: TrainConfig, settings: Settings, export: Path | None = None) -> TrainResult:
+def initial_net(config: TrainConfig) -> StyleNet:
+    """Random weights, or the weights of `config.init` to fine-tune (at the input size it was made for)."""
+    if config.init is None:
+        return StyleNet(widths=WIDTHS, stats=True)
+    start = StylePredictor.load(config.init)
+    if start.image_size != config.image_size:
+        raise DatasetError(
+            f"{config.init} takes {start.image_size} px images; train with --image-size {start.image_size}"
+        )
+    return start.net
+
+
+def train(
+    config: TrainConfig, settings: Settings, export: Path | None = None, records: dict[str, Any] | None = None
+) -> TrainResult:
     """Train (after leave-source-out when there is a corpus), evaluate on the synthetic held-out
-    split, register; `export` also writes the weights folder there."""
+    split, register; `export` also writes the weights folder there; `records` are logged to the
+    run as JSON files (name -> content)."""
     if config.seed == TEST_SEED:
         raise DatasetError(f"seed {TEST_SEED} is reserved for the held-out test split")
     torch.set_num_threads(config.threads)
@@ -234,8 +253,10 @@ def train(config: TrainConfig, settings: Settings, export: Path | None = None) -
     x_syn, y_syn = synthetic_split(config.n_train, config.seed, config.image_size)
     synthetic = Pool(x_syn, y_syn, np.full(len(y_syn), SYNTHETIC))
     x_test, y_test = synthetic_split(config.n_test, TEST_SEED, config.image_size)
-    net = StyleNet(widths=WIDTHS, stats=True)
+    net = initial_net(config)
     with mlflow.start_run(run_name="train") as run:
+        for name, content in (records or {}).items():
+            mlflow.log_dict(content, name)
         mlflow.log_params(
             {
                 **asdict(config),

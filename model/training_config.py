@@ -3,6 +3,9 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+REVIEWS = "reviews"
+"""The source of exported reviews (`reviews--<image id>.<ext>`): drawn `review_weight` times as often."""
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -19,3 +22,9 @@ class TrainConfig:
     threads: int = 2
     folds: int = 3
     """Leave-source-out folds over the corpus sources (0: no cross-validation, no calibration)."""
+    reviews: Path | None = None
+    """Exported reviews (a labelled folder, source `reviews`), added to the corpus."""
+    review_weight: float = 3.0
+    """How much more often a reviewed image is drawn than a corpus image of its class and source share."""
+    init: Path | None = None
+    """A weights folder to start from (fine-tuning) instead of random weights; its input size wins."""

@@ -104,7 +104,7 @@ def export_reviews(
         written, missing = export(session=session, folder=folder, settings=get_settings())
     for line in missing:
         typer.secho(f"not exported: {line}", fg=typer.colors.YELLOW, err=True)
-    typer.echo(f"exported {written} reviewed images to {folder}")
+    typer.echo(f"exported {len(written)} reviewed images to {folder}")
     if missing:
         raise typer.Exit(1)
 

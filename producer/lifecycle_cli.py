@@ -1,11 +1,13 @@
-"""CLI of the model lifecycle: `stylecat model compare | promote | rollback`."""
+"""CLI of the model lifecycle: `stylecat retrain` and `stylecat model compare | promote | rollback`."""
 
 import json
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 
 from core.settings import get_settings
+from model.training_config import TrainConfig
 
 Synthetic = Annotated[
     int, typer.Option("--n", min=4, help="Synthetic held-out images, when STYLECAT_EVALUATION_DATA is unset.")
@@ -114,3 +116,68 @@ def rollback() -> None:
     except lifecycle.LifecycleError as exc:
         _fail(str(exc))
     typer.echo(f"alias champion: {before} -> {restored}; alias previous -> {before}")
+
+
+def retrain(
+    data: Annotated[
+        Path | None, typer.Option(help="The corpus (`stylecat dataset build`) to train on beside the reviews.")
+    ] = None,
+    holdout: Annotated[
+        float, typer.Option(min=0, max=0.9, help="Share of reviewed images held out (by id) to score it on.")
+    ] = 0.2,
+    review_weight: Annotated[
+        float, typer.Option(min=1, help="How much more often a reviewed image is drawn than a corpus image.")
+    ] = TrainConfig.review_weight,
+    fine_tune: Annotated[
+        bool, typer.Option(help="Start from the champion's weights (--no-fine-tune: from random weights).")
+    ] = True,
+    epochs: Annotated[int, typer.Option(min=1)] = 4,
+    lr: Annotated[float, typer.Option(min=1e-6, help="Peak learning rate.")] = 1e-3,
+    batch_size: Annotated[int, typer.Option(min=2)] = TrainConfig.batch_size,
+    n_train: Annotated[int, typer.Option(min=8, help="Synthetic training images mixed in.")] = 1_000,
+    n_test: Annotated[int, typer.Option(min=4, help="Synthetic held-out images the run reports.")] = 500,
+    folds: Annotated[int, typer.Option(min=0, help="Leave-source-out folds over --data's sources.")] = 0,
+    threads: Annotated[int, typer.Option(min=1, help="Torch threads.")] = TrainConfig.threads,
+    n: Synthetic = 1_000,
+) -> None:
+    """Train a new version on the reviews (and --data), register it as the challenger, and compare it
+    with the champion on the evaluation set and the held-out reviews."""
+    from db.session import session_scope
+    from model.dataset import DatasetError
+    from producer import lifecycle
+    from producer.retrain import retrain as run_retrain
+
+    config = TrainConfig(
+        data=data,
+        review_weight=review_weight,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        n_train=n_train,
+        n_test=n_test,
+        folds=folds,
+        threads=threads,
+    )
+    try:
+        done = run_retrain(
+            session_factory=session_scope,
+            settings=get_settings(),
+            config=config,
+            holdout=holdout,
+            fine_tune=fine_tune,
+            n_synthetic=n,
+        )
+    except (lifecycle.LifecycleError, DatasetError) as exc:
+        _fail(str(exc))
+    for line in done.missing:
+        typer.secho(f"not trained on: {line}", fg=typer.colors.YELLOW, err=True)
+    typer.echo(
+        f"trained on {len(done.trained)} reviewed images ({len(done.held_out)} held out); "
+        f"registered version {done.version} with alias challenger"
+    )
+    typer.echo(_table(done.comparison.as_json()))
+    typer.echo(
+        "next: shadow it (STYLECAT_SHADOW_FRACTION), then `stylecat model promote challenger`"
+        if not done.comparison.shortfalls
+        else "it falls short of the champion: see above"
+    )

@@ -1,7 +1,7 @@
 """Human reviews: what to review next (the review queue), and reviews as labelled training data
-(FOLDER/<style>/<image id>.<ext>, the newest review wins)."""
+(FOLDER/<style>/reviews--<image id>.<ext>, the newest review wins)."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -12,30 +12,37 @@ from core.formats import BY_MEDIA_TYPE
 from core.settings import Settings
 from db.models import Image, ImageStatus, PredictionRole, StylePrediction, StyleSource
 from images.fetch import FetchError, fetch
+from model.training_config import REVIEWS
 
 
-def export(*, session: Session, folder: Path, settings: Settings) -> tuple[int, list[str]]:
-    """Write every reviewed image under its reviewed style; return how many were written and the
-    images whose bytes could not be fetched (with why)."""
-    written, missing = 0, []
-    rows = session.execute(
-        select(Image.id, Image.style, Image.storage_ref, Image.content_type)
-        .where(Image.style_source == StyleSource.REVIEW)
-        .order_by(Image.id)
+def export(
+    *, session: Session, folder: Path, settings: Settings, only: Collection[int] | None = None
+) -> tuple[list[int], list[str]]:
+    """Write every reviewed image (or those of `only`) under its reviewed style, as source `reviews`;
+    return the images written and those whose bytes could not be fetched (with why)."""
+    from model.dataset import SOURCE_SEPARATOR  # numpy and the generator: not for the API that imports this module
+
+    written: list[int] = []
+    missing: list[str] = []
+    query = select(Image.id, Image.style, Image.storage_ref, Image.content_type).where(
+        Image.style_source == StyleSource.REVIEW
     )
-    for image_id, style, ref, content_type in rows:
+    if only is not None:
+        query = query.where(Image.id.in_(list(only)))
+    for image_id, style, ref, content_type in session.execute(query.order_by(Image.id)):
         try:
             data = fetch(ref, settings)
         except FetchError as exc:
             missing.append(f"image {image_id}: {exc.code}: {exc.message}")
             continue
         known = BY_MEDIA_TYPE.get(content_type or "")
-        target = folder / str(style) / f"{image_id}.{known.extension if known else 'jpg'}"
+        name = f"{REVIEWS}{SOURCE_SEPARATOR}{image_id}"
+        target = folder / str(style) / f"{name}.{known.extension if known else 'jpg'}"
         target.parent.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob(f"*/{image_id}.*"):  # a re-review moves the file to its new style
+        for stale in folder.glob(f"*/{name}.*"):  # a re-review moves the file to its new style
             stale.unlink()
         target.write_bytes(data)
-        written += 1
+        written.append(image_id)
     return written, missing
 
 

@@ -10,11 +10,15 @@ import pytest
 from typer.testing import CliRunner
 
 from core.settings import Settings, get_settings
+from core.shares import share
 from db.session import session_scope
 from db.writes import add_review
 from model import registry
 from model.training import TrainConfig, train
+from producer.lifecycle import trained_reviews
+from producer.retrain import HOLDOUT_SALT
 from stylecat.cli import app
+from tests.factories import illustration
 from tests.faults import catalogue
 from worker.categorize import categorize
 from worker.local import LocalClassifier
@@ -104,3 +108,25 @@ def test_compare_scores_held_out_reviews_and_reads_the_shadow(clean_tables: None
     assert production["canary_predictions"] == 0 and production["canary_share"] == 0
     # 10 reviews are under the 20 that gate a promotion: only the evaluation set may fall short
     assert all(s.startswith("evaluation:") for s in found["shortfalls"])
+
+
+def test_retrain_trains_on_most_reviews_and_is_scored_on_the_rest(clean_tables: None, lineage: Settings) -> None:
+    ids = catalogue(30, lineage)
+    with session_scope() as session:
+        for n, image_id in enumerate(ids):
+            add_review(session=session, image_id=image_id, style=illustration(n % 12, seed=5150)[1], reviewer="test")
+    tiny = ["--epochs", "1", "--n-train", "16", "--n-test", "8", "--batch-size", "8", "--threads", "1"]
+    code, output = _run("retrain", "--holdout", "0.3", *tiny, *N)
+    assert code == 0, output
+    held = sorted(i for i in ids if share(i, HOLDOUT_SALT) < 0.3)
+    assert f"trained on {30 - len(held)} reviewed images ({len(held)} held out); registered version 4" in output
+    assert 0 < len(held) < 30
+    assert _aliases(lineage) == {"champion": "2", "challenger": "4"}
+
+    client = registry.configure(lineage)
+    assert sorted(trained_reviews(client, lineage.model_name, "4")) == sorted(set(ids) - set(held))
+    run = client.get_run(client.get_model_version(lineage.model_name, "4").run_id)
+    assert run.data.params["init"] != "None" and run.data.params["reviews"] != "None"  # fine-tuned from the champion
+    code, output = _run("model", "compare", "--json", *N)
+    found = json.loads(output.strip().splitlines()[-1])
+    assert found["sets"]["4"]["held_out_reviews"]["n"] == len(held)  # never scored on what it trained on

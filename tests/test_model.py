@@ -276,8 +276,8 @@ def test_a_reviewed_gif_is_exported_and_trained_on(own_store: Settings, clean_ta
         session.execute(Image.__table__.update().where(Image.id == image_id).values(content_type="image/gif"))
         add_review(session=session, image_id=image_id, style="hand_drawn", reviewer="ana")
     with session_scope() as session:
-        assert export(session=session, folder=tmp_path / "reviews", settings=own_store) == (1, [])
-    assert (tmp_path / "reviews" / "hand_drawn" / f"{image_id}.gif").exists()
+        assert export(session=session, folder=tmp_path / "reviews", settings=own_store) == ([image_id], [])
+    assert (tmp_path / "reviews" / "hand_drawn" / f"reviews--{image_id}.gif").exists()
     result = train(
         TrainConfig(
             data=tmp_path / "reviews", n_train=8, n_test=4, epochs=1, image_size=32, batch_size=4, threads=1, folds=0

@@ -5,16 +5,10 @@ The choice is a hash of the image id, so an image is in or out for good (a re-ru
 backfill puts it on the same side), and raising a fraction only adds images.
 """
 
-import hashlib
 from collections.abc import Iterable
 
+from core.shares import share
 from db.models import PredictionRole
-
-
-def share(image_id: int, salt: str) -> float:
-    """The image's place in [0, 1) for one purpose; uniform over ids and independent across salts."""
-    digest = hashlib.blake2b(f"{salt}:{image_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
 
 
 def challenger_roles(image_ids: Iterable[int], *, shadow: float, canary: float) -> dict[int, PredictionRole]:
