@@ -45,6 +45,16 @@ class Settings(BaseSettings):
     changes nothing; chosen by image id, so the same images every time."""
     canary_fraction: float = Field(default=0.0, ge=0, le=1)
     """Share of images the challenger serves (role `canary`: its prediction sets the style)."""
+    canary_max_failure_rate: float = Field(default=0.05, ge=0, le=1)
+    """A canary that fails on more of its images than this (the champion serves them) is halted."""
+    canary_min_attempts: int = Field(default=20, ge=1)
+    """Canary images needed before the failure rate can halt it."""
+    canary_max_disagreement: float = Field(default=0.5, ge=0, le=1)
+    """A canary whose styles reviews correct more often than this is halted."""
+    canary_min_reviews: int = Field(default=20, ge=1)
+    """Reviewed canary images needed before the disagreement can halt it."""
+    canary_check_interval: float = Field(default=60.0, gt=0)
+    """Seconds between runs of the canary watch (beat)."""
     evaluation_data: Path | None = None
     """A labelled folder DIR/<style>/* that `stylecat model compare` and gated promotions score both
     versions on (never trained on); unset: the synthetic held-out split."""

@@ -199,3 +199,22 @@ class ApiKey(Base):
     __table_args__ = (
         CheckConstraint(f"cardinality(scopes) > 0 AND scopes <@ ARRAY[{SCOPE_LIST}]::varchar[]", name="scopes"),
     )
+
+
+class CanaryHalt(Base):
+    """A challenger version whose canary stopped by itself; while it exists, the version serves no
+    canary images (its shadow goes on)."""
+
+    __tablename__ = "canary_halts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    figures: Mapped[dict[str, Any]]
+    """The signals that decided: failure rate and attempts, disagreement with reviews and reviewed images."""
+    requeued: Mapped[int] = mapped_column(Integer, server_default="0")
+    """Images the canary had served, sent to be categorized again by the champion."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("model_name", "model_version"),)

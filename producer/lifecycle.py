@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from core.settings import Settings
 from core.styles import STYLES
-from db.models import Image, PredictionRole, StylePrediction, StyleSource
+from db.models import CanaryHalt, Image, PredictionRole, StylePrediction, StyleSource
 from images.fetch import FetchError, fetch
 from model import registry
 from model.comparison import Scored, Tolerances, score, shortfalls
@@ -251,3 +251,39 @@ def _alias(client: MlflowClient, name: str, alias: str) -> str | None:
         return version_of(client, name, alias)
     except LifecycleError:
         return None
+
+
+def status(*, client: MlflowClient, session: Session, settings: Settings) -> dict[str, Any]:
+    """Aliases, fractions, and per version that served as the canary: its signals and its halt."""
+    from worker.canary import canary_versions, signals
+    from worker.dispatch import redis_client
+
+    name = settings.model_name
+    try:
+        aliases = {alias: str(v) for alias, v in sorted(client.get_registered_model(name).aliases.items())}
+    except MlflowException as exc:
+        if not registry.is_unset(exc):
+            raise
+        aliases = {}
+    redis = redis_client(settings.redis_url)
+    halts = {h.model_version: h for h in session.scalars(select(CanaryHalt).where(CanaryHalt.model_name == name))}
+    canaries = []
+    for model_name, version in sorted(canary_versions(session, redis)):
+        if model_name != name:
+            continue
+        halt = halts.get(version)
+        canaries.append(
+            {
+                "version": version,
+                "signals": signals(session, redis, name, version).as_json(),
+                "halted": {"at": halt.created_at.isoformat(), "reason": halt.reason, "requeued": halt.requeued}
+                if halt
+                else None,
+            }
+        )
+    return {
+        "aliases": aliases,
+        "shadow_fraction": settings.shadow_fraction,
+        "canary_fraction": settings.canary_fraction,
+        "canaries": canaries,
+    }

@@ -181,3 +181,31 @@ def retrain(
         if not done.comparison.shortfalls
         else "it falls short of the champion: see above"
     )
+
+
+def status(as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False) -> None:
+    """The aliases, the shadow and canary fractions, and each canary's state: running with its
+    signals (failure rate, disagreement with reviews), or halted, when and why."""
+    from db.session import session_scope
+    from model import registry
+    from producer import lifecycle
+
+    settings = get_settings()
+    with session_scope() as session:
+        found = lifecycle.status(client=registry.configure(settings), session=session, settings=settings)
+    if as_json:
+        typer.echo(json.dumps(found))
+        return
+    aliases = found["aliases"]
+    typer.echo("  ".join(f"{alias} {version}" for alias, version in aliases.items()) or "no aliases")
+    typer.echo(f"shadow fraction {found['shadow_fraction']}  canary fraction {found['canary_fraction']}")
+    for canary in found["canaries"]:
+        figures = json.dumps(canary["signals"])
+        if canary["halted"]:
+            halt = canary["halted"]
+            typer.echo(
+                f"canary version {canary['version']}: HALTED at {halt['at']}: {halt['reason']} "
+                f"({halt['requeued']} images re-categorized)  {figures}"
+            )
+        else:
+            typer.echo(f"canary version {canary['version']}: running  {figures}")

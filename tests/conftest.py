@@ -117,7 +117,7 @@ def database_url(settings: Settings) -> str:
 def clean_tables(settings: Settings) -> None:
     """Empty the test database's tables (ids restart), its queues and its search index."""
     with engine_for(settings.database_url).begin() as conn:
-        conn.execute(text("TRUNCATE images, style_predictions, style_reviews RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE images, style_predictions, style_reviews, canary_halts RESTART IDENTITY CASCADE"))
     redis.Redis.from_url(settings.redis_url).flushdb()
     _delete_test_indexes(settings)
 

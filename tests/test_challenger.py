@@ -6,7 +6,7 @@ The registry is a private MLflow store holding the two shipped versions: the cor
 
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
 import httpx
@@ -116,14 +116,16 @@ def test_without_a_challenger_the_champion_serves_alone(clean_tables: None, regi
 def test_the_sagemaker_backend_sends_the_challengers_images_to_its_endpoint(
     clean_tables: None, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two real inference servers, the corpus champion and v1 (`local:<folder>` versions); then the
-    challenger's endpoint goes away and the champion serves everything."""
+    """Two real inference servers, the corpus champion and v1 (`local:<folder>` versions). Then the
+    challenger's endpoint goes away in the middle of things: the champion serves its canary images,
+    which count as the canary's failures (the canary watch halts it on them)."""
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
-    with (
-        _endpoint(CHAMPION_DIR, tmp_path / "champion.log") as champion,
-        _endpoint(SHIPPED[0], tmp_path / "challenger.log") as other,
-    ):
+    with ExitStack() as stack:
+        champion = stack.enter_context(_endpoint(CHAMPION_DIR, tmp_path / "champion.log"))
+        challenger = ExitStack()
+        other = challenger.enter_context(_endpoint(SHIPPED[0], tmp_path / "challenger.log"))
+        stack.push(challenger)
         own = settings.model_copy(
             update={
                 "classifier": "sagemaker",
@@ -144,12 +146,13 @@ def test_the_sagemaker_backend_sends_the_challengers_images_to_its_endpoint(
         assert {v for h in history.values() for r, (v, _) in h.items() if r == "served"} == {"local:champion"}
         assert {v for h in history.values() for r, (v, _) in h.items() if r != "served"} == {"local:v1-synthetic"}
 
-    with _endpoint(CHAMPION_DIR, tmp_path / "alone.log") as champion:  # the challenger's endpoint is gone
-        alone = SageMakerClassifier(own.model_copy(update={"sagemaker_endpoint_url": champion}))
+        challenger.close()  # the challenger's endpoint goes away; the classifier still knows its version
         later = catalogue(24, own, seed=7)
-        summary = categorize(image_ids=later, classifier=alone, settings=own, session_factory=session_scope)
-    assert len(summary.categorized) == 24 and not summary.canary and not summary.shadow and not summary.failed
-    assert {image.model_version for image in _images(later).values()} == {"local:champion"}
+        summary = categorize(image_ids=later, classifier=classifier, settings=own, session_factory=session_scope)
+        meant = sorted(i for i, r in challenger_roles(later, shadow=0.5, canary=0.25).items() if r == CANARY)
+        assert len(summary.categorized) == 24 and not summary.canary and not summary.shadow and not summary.failed
+        assert summary.canary_failed == meant != [] and "stylecat-challenger" in str(summary.challenger_error)
+        assert {image.model_version for image in _images(later).values()} == {"local:champion"}
 
 
 def _endpoint(folder: Path, log: Path) -> AbstractContextManager[str]:

@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from core.settings import Settings, get_settings
 from core.shares import share
+from core.styles import STYLES
+from db.models import Image, StylePrediction
 from db.session import session_scope
-from db.writes import add_review
+from db.writes import ModelRef, add_review
 from model import registry
 from model.training import TrainConfig, train
 from producer.lifecycle import trained_reviews
@@ -20,7 +23,9 @@ from producer.retrain import HOLDOUT_SALT
 from stylecat.cli import app
 from tests.factories import illustration
 from tests.faults import catalogue
+from worker import canary
 from worker.categorize import categorize
+from worker.dispatch import redis_client
 from worker.local import LocalClassifier
 
 N = ["--n", "200"]
@@ -130,3 +135,60 @@ def test_retrain_trains_on_most_reviews_and_is_scored_on_the_rest(clean_tables: 
     code, output = _run("model", "compare", "--json", *N)
     found = json.loads(output.strip().splitlines()[-1])
     assert found["sets"]["4"]["held_out_reviews"]["n"] == len(held)  # never scored on what it trained on
+
+
+def test_a_bad_canary_is_halted_and_its_images_go_back_to_the_champion(clean_tables: None, lineage: Settings) -> None:
+    """The tiny version 3 as the canary for half the images; reviewers correct 24 of the images it
+    served (a canary forced to be bad); the canary watch halts it and re-sends the others."""
+    registry.promote(registry.configure(lineage), lineage.model_name, "3", "challenger")
+    own = lineage.model_copy(update={"canary_fraction": 0.5})
+    classifier = LocalClassifier(own)
+    ids = catalogue(80, own)
+    summary = categorize(image_ids=ids, classifier=classifier, settings=own, session_factory=session_scope)
+    served = sorted(summary.canary)
+    assert len(served) > 30
+    client = redis_client(own.redis_url)
+    canary.count_attempts(client, ModelRef(own.model_name, "3", "local"), len(summary.canary), 0)
+    with session_scope() as session:
+        by_canary = {
+            p.image_id: p.style
+            for p in session.scalars(select(StylePrediction).where(StylePrediction.role == "canary"))
+        }
+        for image_id in served[:24]:
+            other = next(s for s in STYLES if s != by_canary[image_id])
+            add_review(session=session, image_id=image_id, style=other, reviewer="test")
+
+    sent: list[int] = []
+    quiet = canary.watch(
+        session_factory=session_scope,
+        client=client,
+        settings=own.model_copy(update={"canary_min_reviews": 25}),
+        send=sent.extend,
+    )
+    assert quiet == [] and sent == []  # 24 reviews are fewer than asked for: no verdict yet
+    [halt] = canary.watch(session_factory=session_scope, client=client, settings=own, send=sent.extend)
+    assert halt.model_version == "3" and "disagrees with 24 of 24 reviews" in halt.reason
+    assert sorted(sent) == served[24:] and halt.requeued == len(served) - 24  # reviewed ones are kept
+    assert canary.watch(session_factory=session_scope, client=client, settings=own, send=sent.extend) == []
+
+    again = categorize(image_ids=sent, classifier=classifier, settings=own, session_factory=session_scope)
+    assert sorted(again.categorized) == sorted(sent) and not again.canary  # halted: the champion serves
+    with session_scope() as session:
+        assert set(session.scalars(select(Image.model_version).where(Image.id.in_(sent)))) == {"2"}
+
+    code, output = _run("model", "status", "--json")
+    found = json.loads(output.strip().splitlines()[-1])
+    assert found["aliases"] == {"champion": "2", "challenger": "3"} and found["canary_fraction"] == 0.0
+    [state] = found["canaries"]
+    assert state["version"] == "3" and "disagrees" in state["halted"]["reason"]
+    assert state["signals"]["reviewed"] == 24 and state["signals"]["disagreement"] == 1.0
+
+
+def test_a_canary_that_keeps_failing_is_halted(clean_tables: None, lineage: Settings) -> None:
+    client = redis_client(lineage.redis_url)
+    version = ModelRef(lineage.model_name, "7", "sagemaker")
+    canary.count_attempts(client, version, served=18, failed=1)  # 19 attempts: too few to judge
+    assert canary.watch(session_factory=session_scope, client=client, settings=lineage, send=list) == []
+    canary.count_attempts(client, version, served=0, failed=2)  # 3 of 21 failed: over 5 %
+    [halt] = canary.watch(session_factory=session_scope, client=client, settings=lineage, send=list)
+    assert halt.reason.startswith("failure rate 0.143 over 21 canary images")

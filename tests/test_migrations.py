@@ -11,7 +11,7 @@ from db.models import Image, StylePrediction
 from db.session import engine_for
 from migrations import commands as migrate
 
-TABLES = {"images", "style_predictions", "style_reviews", "api_keys"}
+TABLES = {"images", "style_predictions", "style_reviews", "api_keys", "canary_halts"}
 
 
 def _tables(url: str) -> set[str]:

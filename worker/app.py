@@ -8,7 +8,7 @@ from celery import Celery
 from kombu import Exchange
 from kombu import Queue as KombuQueue
 
-from core.queues import INDEX, SWEEP, Queue
+from core.queues import CANARY_WATCH, INDEX, SWEEP, Queue
 from core.settings import get_settings
 
 PRELOAD_MODEL = "stylecat_preload_model"
@@ -52,6 +52,11 @@ def make_app() -> Celery:
                 "task": INDEX,
                 "schedule": settings.index_interval,
                 "options": {"expires": settings.index_interval * 0.9, "queue": Queue.INDEX.value},
+            },
+            "canary-watch": {
+                "task": CANARY_WATCH,
+                "schedule": settings.canary_check_interval,
+                "options": {"expires": settings.canary_check_interval * 0.9, "queue": Queue.INDEX.value},
             },
         },
         beat_schedule_filename=str(settings.stack_dir / "celerybeat-schedule"),

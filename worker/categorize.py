@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from sqlalchemy.orm import Session
+
 from core.settings import Settings
 from db.models import PredictionRole
 from db.session import SessionFactory
@@ -31,8 +33,11 @@ from db.writes import (
 from images.fetch import FetchError, fetch
 from model.predictor import StyleResult
 from model.preprocess import ImageDecodeError
+from worker.canary import is_halted
 from worker.challenger import challenger_roles
 from worker.classifier import Classified, Classifier, TransientError
+
+CANARY = PredictionRole.CANARY
 
 
 @dataclass
@@ -44,10 +49,14 @@ class Summary:
     skipped: int = 0
     split: bool = False
     """An earlier run of this batch was cut off: nothing was done, each image is to run on its own."""
+    challenger: ModelRef | None = None
+    """The challenger this run meant to use, if any."""
     shadow: list[int] = field(default_factory=list)
     """Images the challenger predicted beside the champion (stored, used by nothing)."""
     canary: list[int] = field(default_factory=list)
     """Images the challenger served."""
+    canary_failed: list[int] = field(default_factory=list)
+    """Images the challenger was meant to serve but could not (the champion served them)."""
     challenger_error: str | None = None
     """Why the challenger did not run on the images it was meant for (the champion served them)."""
 
@@ -57,12 +66,12 @@ def categorize(
 ) -> Summary:
     summary = Summary()
     model = classifier.current_model()  # resolves (and if needed loads) the model version first
-    roles, challenger = _challenger_plan(image_ids, classifier, settings, model)
-    canary = {image_id: challenger for image_id, role in roles.items() if challenger and role == PredictionRole.CANARY}
     with session_factory() as session:
         if len(image_ids) > 1 and interrupted(session=session, image_ids=image_ids):
             summary.split = True  # one of them may kill every worker that runs the batch
             return summary
+        roles, summary.challenger = _challenger_plan(image_ids, classifier, settings, model, session)
+        canary = {i: summary.challenger for i, role in roles.items() if summary.challenger and role == CANARY}
         claimed = [
             (row.id, row.storage_ref)
             for row in claim(
@@ -83,17 +92,15 @@ def categorize(
             release(session=session, image_ids=[image_id for image_id, _ in claimed])
         raise
 
-    served: dict[PredictionRole, list[Prediction]] = {PredictionRole.SERVED: [], PredictionRole.CANARY: []}
+    served: dict[PredictionRole, list[Prediction]] = {PredictionRole.SERVED: [], CANARY: []}
     shadow: list[Prediction] = []
     for n, image_id in enumerate(ids):
         role = roles.get(image_id) if out.challenger else None
-        result = out.challenger_results[n] if role == PredictionRole.CANARY else out.results[n]
+        result = out.challenger_results[n] if role == CANARY else out.results[n]
         if isinstance(result, ImageDecodeError):
             errors[image_id] = (result.code, result.message)
             continue
-        served[PredictionRole.CANARY if role == PredictionRole.CANARY else PredictionRole.SERVED].append(
-            _prediction(image_id, result, latency_ms)
-        )
+        served[CANARY if role == CANARY else PredictionRole.SERVED].append(_prediction(image_id, result, latency_ms))
         if role == PredictionRole.SHADOW and isinstance(guess := out.challenger_results[n], StyleResult):
             shadow.append(_prediction(image_id, guess, latency_ms))
     with session_factory() as session:
@@ -101,9 +108,9 @@ def categorize(
         if out.challenger:
             record_predictions(
                 session=session,
-                predictions=served[PredictionRole.CANARY],
+                predictions=served[CANARY],
                 model=out.challenger,
-                role=PredictionRole.CANARY,
+                role=CANARY,
             )
             record_shadow(session=session, predictions=shadow, model=out.challenger)
         for image_id, (code, message) in errors.items():
@@ -112,35 +119,41 @@ def categorize(
             session=session, unavailable=unavailable, budget=settings.max_transient_failures
         )
     summary.categorized = [p.image_id for predictions in served.values() for p in predictions]
-    summary.canary = [p.image_id for p in served[PredictionRole.CANARY]]
+    summary.canary = [p.image_id for p in served[CANARY]]
     summary.shadow = [p.image_id for p in shadow]
     summary.challenger_error = out.challenger_error
+    if out.challenger is None:
+        summary.canary_failed = [image_id for image_id in ids if roles.get(image_id) == CANARY]
     summary.failed = {image_id: code for image_id, (code, _) in errors.items()}
     summary.failed |= {image_id: "source_unavailable" for image_id in out_of_budget}
     return summary
 
 
 def _challenger_plan(
-    image_ids: Sequence[int], classifier: Classifier, settings: Settings, model: ModelRef
+    image_ids: Sequence[int], classifier: Classifier, settings: Settings, model: ModelRef, session: Session
 ) -> tuple[dict[int, PredictionRole], ModelRef | None]:
-    """The challenger's role per image (see worker/challenger.py) and the version that would play it;
-    nothing while both fractions are 0, no challenger is set, or it is the champion itself."""
+    """The challenger's role per image (see worker/challenger.py) and the version that would play it:
+    nothing while both fractions are 0, no challenger is set, or it is the champion itself; no
+    canary images while its canary is halted (worker/canary.py)."""
     if not (settings.shadow_fraction or settings.canary_fraction):
         return {}, None
-    roles = challenger_roles(image_ids, shadow=settings.shadow_fraction, canary=settings.canary_fraction)
-    challenger = classifier.current_challenger() if roles else None
+    challenger = classifier.current_challenger()
     if challenger is None or challenger.version == model.version:
         return {}, None
-    return roles, challenger
+    canary = settings.canary_fraction
+    if canary and is_halted(session, challenger.name, challenger.version):
+        canary = 0.0
+    roles = challenger_roles(image_ids, shadow=settings.shadow_fraction, canary=canary)
+    return roles, challenger if roles else None
 
 
 def _classify(classifier: Classifier, items: list[bytes], roles: list[PredictionRole | None]) -> Classified:
     """One call for both models; if the challenger could not run, the champion serves its canary images."""
-    champion = [n for n, role in enumerate(roles) if role != PredictionRole.CANARY]
+    champion = [n for n, role in enumerate(roles) if role != CANARY]
     challenger = [n for n, role in enumerate(roles) if role is not None]
     out = classifier.classify(items, champion=champion, challenger=challenger)
     if challenger and out.challenger is None:
-        stranded = [n for n, role in enumerate(roles) if role == PredictionRole.CANARY]
+        stranded = [n for n, role in enumerate(roles) if role == CANARY]
         if stranded:
             out.results |= classifier.classify(items, champion=stranded).results
     return out

@@ -23,6 +23,7 @@ from worker.classifier import Classified, TransientError, everything
 from worker.metrics import REGISTRY_ERRORS, REGISTRY_UP
 
 if TYPE_CHECKING:
+    from model import registry
     from model.predictor import StylePredictor
 
 log = logging.getLogger(__name__)
@@ -77,11 +78,24 @@ class Follower:
                 else:
                     REGISTRY_UP.set(1)
                     if self._loaded is None or self._loaded[0].version != resolved.version:
-                        log.info("loading %s version %s (%s)", resolved.name, resolved.version, self.uri)
-                        model = ModelRef(name=resolved.name, version=resolved.version, backend="local")
-                        self._loaded = (model, registry.load_predictor(resolved))
+                        self._load(resolved)
                 self._checked_at = time.monotonic()
             return self._loaded
+
+    def _load(self, resolved: "registry.ResolvedModel") -> None:
+        from model import registry
+
+        log.info("loading %s version %s (%s)", resolved.name, resolved.version, self.uri)
+        model = ModelRef(name=resolved.name, version=resolved.version, backend="local")
+        try:
+            self._loaded = (model, registry.load_predictor(resolved))
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception:
+            if not self.optional:
+                raise
+            log.exception("could not load %s version %s; going on without it", resolved.name, resolved.version)
+            self._loaded = None
 
     def _registry_down(self, exc: Exception) -> None:
         REGISTRY_UP.set(0)

@@ -14,12 +14,12 @@ from celery.utils.time import get_exponential_backoff_interval
 from celery_batches import SimpleRequest
 from sqlalchemy.exc import OperationalError
 
-from core.queues import CATEGORIZE, CATEGORIZE_LIVE, INDEX, INDEX_PENDING_KEY, SWEEP, Queue
+from core.queues import CANARY_WATCH, CATEGORIZE, CATEGORIZE_LIVE, INDEX, INDEX_PENDING_KEY, SWEEP, Queue
 from core.settings import get_settings
 from db.session import get_engine, session_scope
 from search.client import get_client
 from search.indexer import index_pending
-from worker import metrics
+from worker import canary, metrics
 from worker.app import PRELOAD_MODEL, app
 from worker.backends import get_classifier
 from worker.categorize import categorize, fail_all
@@ -121,6 +121,8 @@ def _run(image_ids: list[int], priority: Priority) -> tuple[dict[str, int], list
         metrics.IMAGES.labels(outcome).inc(count)
     for role, ids in (("shadow", summary.shadow), ("canary", summary.canary)):
         metrics.CHALLENGER.labels(role).inc(len(ids))
+    if summary.challenger is not None:
+        canary.count_attempts(_redis(), summary.challenger, len(summary.canary), len(summary.canary_failed))
     if summary.challenger_error:
         metrics.CHALLENGER_ERRORS.inc()
         log.warning("the challenger did not run on this batch; the champion served: %s", summary.challenger_error)
@@ -177,3 +179,17 @@ def sweep_task() -> dict[str, int]:
     if result.failed:
         request_indexing()
     return {"requeued": len(result.requeue), "failed": result.failed}
+
+
+@app.task(name=CANARY_WATCH, acks_late=True, **RETRY)
+def canary_watch_task() -> dict[str, int]:
+    """Halt a canary that crossed a threshold, and send the images it served to the champion."""
+    halts = canary.watch(
+        session_factory=session_scope,
+        client=_redis(),
+        settings=get_settings(),
+        send=lambda ids: enqueue_batch(ids, "backfill"),
+    )
+    for halt in halts:
+        log.warning("halted the canary of %s version %s: %s", halt.model_name, halt.model_version, halt.reason)
+    return {"halted": len(halts), "requeued": sum(halt.requeued for halt in halts)}
