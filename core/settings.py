@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     """How much lower than the champion's the challenger's accuracy may be, on each set."""
     promote_max_recall_drop: float = Field(default=0.05, ge=0, le=1)
     """How much lower than the champion's the challenger's recall of any class may be, on each set."""
+    drift_min_images: int = Field(default=50, ge=1)
+    """Predictions a window (and the reference) needs before drift is judged on it."""
+    drift_psi_threshold: float = Field(default=0.25, gt=0)
+    """A signal whose population stability index against the reference exceeds this raises the alert."""
+    drift_p_value: float = Field(default=0.001, gt=0, lt=1)
+    """A style mix whose chi-square test against the reference gives a lower p-value raises the alert."""
+    drift_low_confidence: float = Field(default=0.5, gt=0, lt=1)
+    """Confidences below this count as low (their share per window is watched)."""
     classifier: Literal["local", "sagemaker"] = "local"
     sagemaker_endpoint: str = "stylecat"
     """Endpoint name for the `sagemaker` classifier."""

@@ -92,6 +92,10 @@ class Image(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    brightness: Mapped[float | None] = mapped_column(Float)
+    """Mean luma in [0, 1] of the pixels the model saw (drift monitoring); set by the local backend."""
+    colourfulness: Mapped[float | None] = mapped_column(Float)
+    """Hasler and Süsstrunk's colourfulness of those pixels, in [0, 1] (0: grey)."""
 
     status: Mapped[str] = mapped_column(String(16), server_default=ImageStatus.QUEUED.value)
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -158,7 +162,7 @@ class StylePrediction(Base):
     probs: Mapped[dict[str, float]]
     confidence: Mapped[float] = mapped_column(Float)
     latency_ms: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
 
     __table_args__ = (
         UniqueConstraint("image_id", "model_name", "model_version", "role"),

@@ -6,7 +6,7 @@ Every write that changes what search shows bumps `images.index_version`; the ind
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import Float, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
@@ -31,6 +31,8 @@ class Prediction:
     style: str
     probs: dict[str, float]
     latency_ms: float | None = None
+    appearance: tuple[float, float] | None = None
+    """(brightness, colourfulness) of the pixels the model saw, when the backend measured them."""
 
     @property
     def confidence(self) -> float:
@@ -155,12 +157,21 @@ def record_predictions(
             style_probs=case((model_owns_style, bindparam("b_probs", type_=JSONB)), else_=Image.style_probs),
             confidence=case((model_owns_style, bindparam("b_confidence")), else_=Image.confidence),
             style_source=case((model_owns_style, StyleSource.MODEL.value), else_=Image.style_source),
+            brightness=func.coalesce(bindparam("b_brightness", type_=Float), Image.brightness),
+            colourfulness=func.coalesce(bindparam("b_colourfulness", type_=Float), Image.colourfulness),
         )
     )
     session.connection().execute(
         statement,
         [
-            {"b_id": p.image_id, "b_style": p.style, "b_probs": p.probs, "b_confidence": p.confidence}
+            {
+                "b_id": p.image_id,
+                "b_style": p.style,
+                "b_probs": p.probs,
+                "b_confidence": p.confidence,
+                "b_brightness": p.appearance[0] if p.appearance else None,
+                "b_colourfulness": p.appearance[1] if p.appearance else None,
+            }
             for p in predictions
         ],
     )

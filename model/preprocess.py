@@ -151,3 +151,15 @@ def normalize(batch_hwc: np.ndarray) -> np.ndarray:
     x *= 1.0 / (255.0 * STD)
     x -= MEAN / STD
     return x
+
+
+def appearance(pixels: np.ndarray) -> tuple[float, float]:
+    """(brightness, colourfulness) of uint8 HWC RGB pixels, each in [0, 1]: mean luma, and Hasler and
+    Süsstrunk's colourfulness (spread and mean of the opponent channels) over 255."""
+    rgb = pixels.reshape(-1, 3).astype(np.float32)
+    red, green, blue = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+    luma = 0.299 * red + 0.587 * green + 0.114 * blue
+    rg, yb = red - green, 0.5 * (red + green) - blue
+    spread = np.sqrt(rg.std() ** 2 + yb.std() ** 2)
+    mean = np.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
+    return float(luma.mean() / 255), float(min(1.0, (spread + 0.3 * mean) / 255))

@@ -13,7 +13,7 @@ from model import cli as model_cli
 from model.cli import model_app
 from model.corpus.cli import dataset_app
 from producer import cli as producer_cli
-from producer import lifecycle_cli
+from producer import lifecycle_cli, monitoring_cli
 from search import cli as search_cli
 
 app = typer.Typer(
@@ -25,11 +25,14 @@ stack_app = typer.Typer(help="The local stack of real PostgreSQL, Redis and Open
 db_app = typer.Typer(help="Schema migrations (Alembic).", no_args_is_help=True)
 reviews_app = typer.Typer(help="Human corrections of predicted styles.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for uploads, registrations and reviews.", no_args_is_help=True)
+monitor_app = typer.Typer(help="Watch the served model: drift of its predictions and inputs.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(model_app, name="model")
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(reviews_app, name="reviews")
+app.add_typer(monitor_app, name="monitor")
+monitor_app.command("drift")(monitoring_cli.drift)
 app.command("train")(model_cli.train)
 app.command("retrain")(lifecycle_cli.retrain)
 model_app.command("compare")(lifecycle_cli.compare)

@@ -100,7 +100,9 @@ def categorize(
         if isinstance(result, ImageDecodeError):
             errors[image_id] = (result.code, result.message)
             continue
-        served[CANARY if role == CANARY else PredictionRole.SERVED].append(_prediction(image_id, result, latency_ms))
+        served[CANARY if role == CANARY else PredictionRole.SERVED].append(
+            _prediction(image_id, result, latency_ms, out.appearance.get(n))
+        )
         if role == PredictionRole.SHADOW and isinstance(guess := out.challenger_results[n], StyleResult):
             shadow.append(_prediction(image_id, guess, latency_ms))
     with session_factory() as session:
@@ -159,8 +161,12 @@ def _classify(classifier: Classifier, items: list[bytes], roles: list[Prediction
     return out
 
 
-def _prediction(image_id: int, result: StyleResult, latency_ms: float) -> Prediction:
-    return Prediction(image_id=image_id, style=result.pred, probs=result.probs, latency_ms=latency_ms)
+def _prediction(
+    image_id: int, result: StyleResult, latency_ms: float, appearance: tuple[float, float] | None = None
+) -> Prediction:
+    return Prediction(
+        image_id=image_id, style=result.pred, probs=result.probs, latency_ms=latency_ms, appearance=appearance
+    )
 
 
 def _fetch_all(

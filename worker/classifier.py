@@ -38,6 +38,8 @@ class Classified:
     """The challenger that ran; None if it was not asked, or could not run (`challenger_error`)."""
     challenger_results: dict[int, "StyleResult | ImageDecodeError"] = field(default_factory=dict)
     challenger_error: str | None = None
+    appearance: dict[int, tuple[float, float]] = field(default_factory=dict)
+    """(brightness, colourfulness) of the items the backend decoded (model.preprocess.appearance)."""
 
 
 class Classifier(Protocol):

@@ -14,11 +14,13 @@ import time
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
 from mlflow.exceptions import MlflowException
 
 from core.settings import Settings
 from db.writes import ModelRef
+from model.preprocess import appearance
 from worker.classifier import Classified, TransientError, everything
 from worker.metrics import REGISTRY_ERRORS, REGISTRY_UP
 
@@ -146,6 +148,7 @@ class LocalClassifier:
         decoded = dict(zip(wanted, pixels, strict=True))
         served = [i for i in wanted if i in champion]
         out = Classified(model, dict(zip(served, predictor.predict_decoded([decoded[i] for i in served]), strict=True)))
+        out.appearance = {i: appearance(pixels) for i, pixels in decoded.items() if isinstance(pixels, np.ndarray)}
         if not challenger:
             return out
         loaded = self._challenger.current()

@@ -8,7 +8,7 @@ from opensearchpy.exceptions import TransportError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from stylecat.api import docs, health, images, reviews, search, ui
+from stylecat.api import docs, health, images, metrics, reviews, search, ui
 from stylecat.api.errors import (
     RETRY,
     ApiError,
@@ -25,12 +25,13 @@ app = FastAPI(
     docs_url=None,  # served from the API's own files by docs.py: FastAPI's default pages need a CDN
     redoc_url=None,
 )
-for module in (images, reviews, search, health):
+for module in (images, reviews, search, health, metrics):
     app.include_router(module.router)
 docs.mount(app)
 ui.mount(app)
 app.add_exception_handler(ApiError, handle_api_error)
 app.add_middleware(RequestGuard)
+app.add_middleware(metrics.RequestTimer)  # added last: outermost, so refusals are timed too
 
 
 @app.exception_handler(OperationalError)

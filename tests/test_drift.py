@@ -1,0 +1,104 @@
+"""Drift monitoring (#11 item 7): a balanced reference week, then a day of one style raises the alert
+(exit 2 and the Prometheus gauge); a balanced day does not."""
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import insert
+from typer.testing import CliRunner
+
+from core.styles import STYLES
+from db.models import Image, StylePrediction
+from db.session import session_scope
+from stylecat.cli import app
+from tests.processes import api_answers, serving
+
+
+def _predictions(styles: list[str], at: datetime, brightness: float = 0.8) -> None:
+    """Served predictions by version 2 made at `at`, one image each."""
+    with session_scope() as session:
+        ids = session.scalars(
+            insert(Image).returning(Image.id),
+            [
+                {
+                    "storage_ref": "local:x",
+                    "status": "categorized",
+                    "style": style,
+                    "width": 512,
+                    "height": 512,
+                    "brightness": brightness,
+                    "colourfulness": 0.3,
+                }
+                for style in styles
+            ],
+        ).all()
+        session.execute(
+            insert(StylePrediction),
+            [
+                {
+                    "image_id": image_id,
+                    "model_name": "style-cnn",
+                    "model_version": "2",
+                    "role": "served",
+                    "backend": "local",
+                    "style": style,
+                    "probs": {s: 0.25 for s in STYLES},
+                    "confidence": 0.9,
+                    "created_at": at,
+                }
+                for image_id, style in zip(ids, styles, strict=True)
+            ],
+        )
+
+
+def _drift(*args: str) -> tuple[int, dict[str, object]]:
+    result = CliRunner().invoke(app, ["monitor", "drift", "--json", *args])
+    return result.exit_code, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_one_style_after_a_balanced_week_raises_the_alert(clean_tables: None, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    _predictions(list(STYLES) * 50, now - timedelta(days=10))  # the serving version's first week
+    _predictions(["flat"] * 120, now, brightness=0.2)
+
+    code, found = _drift("--window", "1d", "--plot", str(tmp_path / "drift.png"))
+    assert code == 2, found
+    alerts = found["alerts"]
+    assert isinstance(alerts, list)
+    assert any(a.startswith("style mix: chi-square") for a in alerts) and any(
+        a.startswith("style: PSI") for a in alerts
+    )
+    assert any(a.startswith("brightness: PSI") for a in alerts)  # the inputs moved too
+    assert (tmp_path / "drift.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    with serving(["api"], tmp_path / "api.log", api_answers) as base:
+        httpx.get(f"{base}/health", timeout=10)
+        text = httpx.get(f"{base}/metrics", timeout=30).text
+    assert re.search(r"^stylecat_drift_alert 1\.0$", text, re.MULTILINE), text
+    assert re.search(r'^stylecat_style_share\{style="flat"\} 1\.0$', text, re.MULTILINE), text
+    assert re.search(r'^stylecat_drift_psi\{signal="style"\} [1-9]', text, re.MULTILINE), text
+    timed = r'^stylecat_api_request_seconds_count\{method="GET",route="/health",status="200"\} [1-9]'
+    assert re.search(timed, text, re.MULTILINE), text  # the readiness checks and the request above
+
+
+def test_a_balanced_day_raises_nothing(clean_tables: None, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    _predictions(list(STYLES) * 50, now - timedelta(days=10))
+    _predictions(list(STYLES) * 30, now)
+
+    code, found = _drift("--window", "1d")
+    assert code == 0 and found["alerts"] == []
+    windows = found["windows"]
+    assert isinstance(windows, list) and windows[-1]["n"] == 120 and windows[-1]["chi2_p"] > 0.5
+
+    with serving(["api"], tmp_path / "api.log", api_answers) as base:
+        text = httpx.get(f"{base}/metrics", timeout=30).text
+    assert re.search(r"^stylecat_drift_alert 0\.0$", text, re.MULTILINE), text
+
+
+def test_a_reference_range_that_is_not_one_is_refused() -> None:
+    result = CliRunner().invoke(app, ["monitor", "drift", "--reference", "2026-11-08..2026-11-01"])
+    assert result.exit_code == 2 and "two ISO dates in order" in result.output
