@@ -287,3 +287,17 @@ def status(*, client: MlflowClient, session: Session, settings: Settings) -> dic
         "canary_fraction": settings.canary_fraction,
         "canaries": canaries,
     }
+
+
+def overview(*, session: Session, settings: Settings) -> dict[str, Any]:
+    """What the models page shows: every version with its aliases and figures, the state of the
+    challenger (fractions, canary signals or halt) and, with a challenger, its production figures."""
+    client = registry.configure(settings)
+    found = status(client=client, session=session, settings=settings)
+    aliases = found["aliases"]
+    champion, challenger = aliases.get(CHAMPION), aliases.get(CHALLENGER)
+    return {
+        **found,
+        "versions": registry.versions(client, settings.model_name),
+        "production": production(session, champion, challenger) if champion and challenger else None,
+    }

@@ -114,13 +114,11 @@ def test_without_a_challenger_the_champion_serves_alone(clean_tables: None, regi
 
 
 def test_the_sagemaker_backend_sends_the_challengers_images_to_its_endpoint(
-    clean_tables: None, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    clean_tables: None, settings: Settings, tmp_path: Path
 ) -> None:
     """Two real inference servers, the corpus champion and v1 (`local:<folder>` versions). Then the
     challenger's endpoint goes away in the middle of things: the champion serves its canary images,
     which count as the canary's failures (the canary watch halts it on them)."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-        monkeypatch.setenv(name, value)
     with ExitStack() as stack:
         champion = stack.enter_context(_endpoint(CHAMPION_DIR, tmp_path / "champion.log"))
         challenger = ExitStack()

@@ -7,51 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert
 from typer.testing import CliRunner
 
 from core.styles import STYLES
-from db.models import Image, StylePrediction
-from db.session import session_scope
 from stylecat.cli import app
 from tests.processes import api_answers, serving
-
-
-def _predictions(styles: list[str], at: datetime, brightness: float = 0.8) -> None:
-    """Served predictions by version 2 made at `at`, one image each."""
-    with session_scope() as session:
-        ids = session.scalars(
-            insert(Image).returning(Image.id),
-            [
-                {
-                    "storage_ref": "local:x",
-                    "status": "categorized",
-                    "style": style,
-                    "width": 512,
-                    "height": 512,
-                    "brightness": brightness,
-                    "colourfulness": 0.3,
-                }
-                for style in styles
-            ],
-        ).all()
-        session.execute(
-            insert(StylePrediction),
-            [
-                {
-                    "image_id": image_id,
-                    "model_name": "style-cnn",
-                    "model_version": "2",
-                    "role": "served",
-                    "backend": "local",
-                    "style": style,
-                    "probs": {s: 0.25 for s in STYLES},
-                    "confidence": 0.9,
-                    "created_at": at,
-                }
-                for image_id, style in zip(ids, styles, strict=True)
-            ],
-        )
+from tests.web import served_history
 
 
 def _drift(*args: str) -> tuple[int, dict[str, object]]:
@@ -61,8 +22,8 @@ def _drift(*args: str) -> tuple[int, dict[str, object]]:
 
 def test_one_style_after_a_balanced_week_raises_the_alert(clean_tables: None, tmp_path: Path) -> None:
     now = datetime.now(UTC)
-    _predictions(list(STYLES) * 50, now - timedelta(days=10))  # the serving version's first week
-    _predictions(["flat"] * 120, now, brightness=0.2)
+    served_history(list(STYLES) * 50, now - timedelta(days=10))  # the serving version's first week
+    served_history(["flat"] * 120, now, brightness=0.2)
 
     code, found = _drift("--window", "1d", "--plot", str(tmp_path / "drift.png"))
     assert code == 2, found
@@ -86,8 +47,8 @@ def test_one_style_after_a_balanced_week_raises_the_alert(clean_tables: None, tm
 
 def test_a_balanced_day_raises_nothing(clean_tables: None, tmp_path: Path) -> None:
     now = datetime.now(UTC)
-    _predictions(list(STYLES) * 50, now - timedelta(days=10))
-    _predictions(list(STYLES) * 30, now)
+    served_history(list(STYLES) * 50, now - timedelta(days=10))
+    served_history(list(STYLES) * 30, now)
 
     code, found = _drift("--window", "1d")
     assert code == 0 and found["alerts"] == []

@@ -5,8 +5,10 @@ save 1280×800 screenshots of each page to docs/screenshots/ (linked from the RE
 
 import re
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -14,10 +16,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from core.settings import Settings
+from core.styles import STYLES
 from db.models import Scope
 from producer.apikeys import issue_key
-from tests.processes import Process, api_answers, serving, wait_for
-from tests.web import seeded_catalogue
+from tests.processes import STYLECAT, Process, api_answers, serving, wait_for
+from tests.web import seeded_catalogue, served_history
 
 SCREENSHOTS = Path(__file__).parent.parent / "docs" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -189,3 +192,25 @@ def test_five_reviews_from_the_keyboard_reach_the_gallery_and_search(
     expect(page.locator("#total")).to_have_text("5 images")
     assert sorted(_tile_styles(page)) == sorted(decided.values())
     expect(page.locator("#grid .badge.reviewed")).to_have_count(5)
+
+
+def test_the_models_page_shows_versions_and_drift(page: Page, catalogue: dict[int, str]) -> None:
+    subprocess.run([*STYLECAT, "model", "bootstrap"], check=True, capture_output=True)
+    now = datetime.now(UTC)
+    for days in range(10, 0, -1):  # a balanced history since version 2's first day, then a day of flat
+        served_history(list(STYLES) * 15, now - timedelta(days=days))
+    served_history(["flat"] * 120, now)
+    page.goto("/ui/models")
+    expect(page.locator('#versions tr[data-version="2"]')).to_contain_text("champion")
+    expect(page.locator('#versions tr[data-version="1"]')).to_contain_text("shipped v1-synthetic")
+    expect(page.locator("#challenger")).to_contain_text("none (alias challenger unset)")
+    expect(page.locator("#drift-state")).to_contain_text("Drift alert: style mix")
+    assert page.locator("#drift-chart rect.share").count() >= 4 * 10 + 1  # four styles a day, then flat alone
+    assert page.locator("#drift-chart rect.alert-band").count() == 1
+    assert page.locator("#drift-chart polyline.confidence").count() == 1
+    _screenshot(page, "models.png")
+
+    page.get_by_label("Window", exact=True).select_option("1h")
+    page.get_by_role("button", name="Show").press("Enter")  # reachable and usable from the keyboard
+    page.wait_for_url(re.compile(r"window=1h"))
+    expect(page.locator("#drift-state")).to_contain_text("Drift alert")

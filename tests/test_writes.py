@@ -147,8 +147,8 @@ def test_reviews_export_as_a_labelled_folder_the_trainer_reads(clean_tables: Non
         add_review(session=session, image_id=lost, style="3d", reviewer="ana")
     with session_scope() as session:
         written, missing = export(session=session, folder=tmp_path, settings=settings)
-    assert written == 1 and len(missing) == 1 and f"image {lost}: not_found" in missing[0]
+    assert written == [kept] and len(missing) == 1 and f"image {lost}: not_found" in missing[0]
     assert [(path.relative_to(tmp_path).as_posix(), label) for path, label in folder_files(tmp_path)] == [
-        (f"line_art/{kept}.png", 3)
+        (f"line_art/reviews--{kept}.png", 3)  # source `reviews`, for the trainer's weights and folds
     ]
-    assert unreviewed not in {int(p.stem) for p in tmp_path.rglob("*.png")}
+    assert f"reviews--{unreviewed}.png" not in {p.name for p in tmp_path.rglob("*.png")}

@@ -1,10 +1,15 @@
 """A small catalogue for the web interface's tests: stored generated illustrations of every style,
-categorized through the domain functions (no worker needed) and indexed."""
+categorized through the domain functions (no worker needed) and indexed; and a history of served
+predictions at given times, for drift."""
 
 import hashlib
+from datetime import datetime
+
+from sqlalchemy import insert
 
 from core.settings import Settings
 from core.styles import STYLES
+from db.models import Image, StylePrediction
 from db.session import session_scope
 from db.writes import ModelRef, Prediction, claim, record_predictions
 from images.storage import store
@@ -50,3 +55,40 @@ def seeded_catalogue(settings: Settings, per_style: int = 4) -> dict[int, str]:
     index_pending(session_factory=session_scope, client=client, alias=settings.opensearch_index)
     client.indices.refresh(index=settings.opensearch_index)
     return made
+
+
+def served_history(styles: list[str], at: datetime, brightness: float = 0.8) -> None:
+    """Served predictions by version 2 made at `at`, one new image each (not indexed)."""
+    with session_scope() as session:
+        ids = session.scalars(
+            insert(Image).returning(Image.id),
+            [
+                {
+                    "storage_ref": "local:x",
+                    "status": "categorized",
+                    "style": style,
+                    "width": 512,
+                    "height": 512,
+                    "brightness": brightness,
+                    "colourfulness": 0.3,
+                }
+                for style in styles
+            ],
+        ).all()
+        session.execute(
+            insert(StylePrediction),
+            [
+                {
+                    "image_id": image_id,
+                    "model_name": MODEL.name,
+                    "model_version": MODEL.version,
+                    "role": "served",
+                    "backend": "local",
+                    "style": style,
+                    "probs": probabilities(style, 0.9),
+                    "confidence": 0.9,
+                    "created_at": at,
+                }
+                for image_id, style in zip(ids, styles, strict=True)
+            ],
+        )

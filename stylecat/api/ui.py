@@ -1,8 +1,9 @@
 """The web interface. The gallery (`/`) and an image's page (`/ui/images/{id}`) are rendered on the
 server from the same search and image functions as the JSON API, with a little script that
 submits the filter form as it changes. The review page (`/ui/review`) is a page whose script works
-from the JSON API with the reviewer's key. Every asset is served from static/ui/: nothing loads
-from elsewhere."""
+from the JSON API with the reviewer's key. The models page (`/ui/models`) shows the registry, the
+challenger in production and drift, with charts drawn as SVG on the server. Every asset is served
+from static/ui/: nothing loads from elsewhere."""
 
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +17,7 @@ from sqlalchemy import select
 
 from core.styles import STYLES
 from db.models import Image, StyleReview
+from stylecat.api.charts import chart
 from stylecat.api.deps import SessionDep, SettingsDep
 from stylecat.api.errors import ApiError
 from stylecat.api.images import ImageId, image_view, prediction_history
@@ -93,5 +95,38 @@ def image_page(request: Request, image_id: ImageId, session: SessionDep) -> HTML
             "styles": STYLES,
             "predictions": predictions,
             "reviews": reviews,
+        },
+    )
+
+
+@router.get("/ui/models", response_class=HTMLResponse)
+def models_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    window: Annotated[str, Query(pattern="^(1h|1d)$")] = "1d",
+    windows: Annotated[int, Query(ge=2, le=90)] = 14,
+) -> HTMLResponse:
+    """Registered versions and aliases, the challenger in production, and drift over time."""
+    from producer import lifecycle
+    from producer.monitoring import WINDOWS, drift
+
+    try:
+        found = lifecycle.overview(session=session, settings=settings)
+        registry_error = None
+    except Exception as exc:  # MLflow, its store or Redis: whatever they raised; the drift part still shows
+        found, registry_error = None, f"{type(exc).__name__}: {exc}"
+    report = drift(session=session, settings=settings, window=WINDOWS[window], count=windows)
+    figures = report.as_json(settings) if report else None
+    return templates.TemplateResponse(
+        request,
+        "models.html",
+        {
+            "overview": found,
+            "registry_error": registry_error,
+            "drift": figures,
+            "chart": chart(figures["windows"]) if figures else None,
+            "styles": STYLES,
+            "window": window,
         },
     )
