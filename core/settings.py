@@ -64,8 +64,9 @@ class Settings(BaseSettings):
     """Held-out reviewed images needed before they gate a promotion."""
     promote_max_accuracy_drop: float = Field(default=0.0, ge=0, le=1)
     """How much lower than the champion's the challenger's accuracy may be, on each set."""
-    promote_max_recall_drop: float = Field(default=0.05, ge=0, le=1)
-    """How much lower than the champion's the challenger's recall of any class may be, on each set."""
+    promote_max_f1_drop: float = Field(default=0.05, ge=0, le=1)
+    """How much lower than the champion's the challenger's F1 of any class may be, on each set (F1:
+    a model that calls everything one style has a perfect recall of it)."""
     drift_min_images: int = Field(default=50, ge=1)
     """Predictions a window (and the reference) needs before drift is judged on it."""
     drift_psi_threshold: float = Field(default=0.25, gt=0)

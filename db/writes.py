@@ -184,9 +184,7 @@ def record_shadow(*, session: Session, predictions: Sequence[Prediction], model:
         _append_history(session, predictions, model, PredictionRole.SHADOW)
 
 
-def _append_history(
-    session: Session, predictions: Sequence[Prediction], model: ModelRef, role: PredictionRole
-) -> None:
+def _append_history(session: Session, predictions: Sequence[Prediction], model: ModelRef, role: PredictionRole) -> None:
     """One statement for the batch; as an executemany its compiled form is cached (a multi-row
     VALUES built per call took about 25 ms for 64 rows, mostly compiling)."""
     session.execute(

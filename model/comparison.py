@@ -1,6 +1,7 @@
 """Two model versions side by side on the same labelled images, and the gates a challenger must
 pass to replace the champion: on every set it is scored on, no lower accuracy (less a tolerance)
-and no class recall lower by more than a tolerance."""
+and no class's F1 lower by more than a tolerance. F1, not recall: a model that calls everything
+`3d` has a perfect 3d recall, and a recall gate would let it pass (or keep it as the champion)."""
 
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ class Scored:
             "n": self.report["n"],
             "accuracy": self.report["accuracy"],
             "recall": {style: m["recall"] for style, m in self.report["per_class"].items()},
+            "f1": {style: m["f1"] for style, m in self.report["per_class"].items()},
             "ms_per_image": round(self.ms_per_image, 3),
         }
 
@@ -41,8 +43,8 @@ def score(predictor: StylePredictor, pixels: np.ndarray, labels: np.ndarray) -> 
 class Tolerances:
     accuracy: float
     """How much lower the challenger's accuracy may be on a set."""
-    recall: float
-    """How much lower its recall of any class may be (classes the set holds)."""
+    f1: float
+    """How much lower its F1 of any class may be (classes the set holds)."""
 
 
 def shortfalls(champion: dict[str, Scored], challenger: dict[str, Scored], tolerances: Tolerances) -> list[str]:
@@ -60,7 +62,7 @@ def shortfalls(champion: dict[str, Scored], challenger: dict[str, Scored], toler
         for style in STYLES:
             if ours.report["per_class"][style]["support"] == 0:
                 continue
-            mine, before = theirs.report["per_class"][style]["recall"], ours.report["per_class"][style]["recall"]
-            if mine < before - tolerances.recall:
-                found.append(f"{name}: recall of {style} {mine:.4f} < champion's {before:.4f} - {tolerances.recall}")
+            mine, before = theirs.report["per_class"][style]["f1"], ours.report["per_class"][style]["f1"]
+            if mine < before - tolerances.f1:
+                found.append(f"{name}: F1 of {style} {mine:.4f} < champion's {before:.4f} - {tolerances.f1}")
     return found

@@ -158,7 +158,7 @@ def compare(
         version: {k: v for k, v in sets.items() if k != REVIEWS_SET or v.report["n"] >= settings.promote_min_reviews}
         for version, sets in scores.items()
     }
-    tolerances = Tolerances(accuracy=settings.promote_max_accuracy_drop, recall=settings.promote_max_recall_drop)
+    tolerances = Tolerances(accuracy=settings.promote_max_accuracy_drop, f1=settings.promote_max_f1_drop)
     return Comparison(
         champion=champion,
         challenger=challenger,
