@@ -5,8 +5,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image as PILImage
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db.models import StylePrediction
+from db.session import session_scope
 from db.writes import NewImage, create_image
 from model import synthetic
 
@@ -45,3 +48,12 @@ def labelled_folder(folder: Path, n: int, seed: int, sources: int = 1) -> Path:
 
 def image_row(session: Session, ref: str = "local:00/" + "0" * 64 + ".png", title: str | None = None) -> int:
     return create_image(session=session, image=NewImage(storage_ref=ref, title=title))
+
+
+def history_by_role(ids: list[int]) -> dict[int, dict[str, tuple[str, str]]]:
+    """Each image's prediction history: role -> (model version, style)."""
+    found: dict[int, dict[str, tuple[str, str]]] = {}
+    with session_scope() as session:
+        for row in session.scalars(select(StylePrediction).where(StylePrediction.image_id.in_(ids))):
+            found.setdefault(row.image_id, {})[row.role] = (row.model_version, row.style)
+    return found

@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from core.settings import Settings, get_settings
-from db.models import Image, PredictionRole, StylePrediction
+from db.models import Image, PredictionRole
 from db.session import session_scope
 from model import registry
 from model.registry import CHAMPION_DIR, SHIPPED
+from tests.factories import history_by_role
 from tests.faults import catalogue
 from tests.processes import serving
 from worker.categorize import categorize
@@ -53,15 +54,6 @@ def registry_with_challenger(tmp_path: Path, settings: Settings) -> Iterator[Set
     registry.configure(get_settings())
 
 
-def _history(ids: list[int]) -> dict[int, dict[str, tuple[str, str]]]:
-    """Per image: role -> (model version, style)."""
-    found: dict[int, dict[str, tuple[str, str]]] = {}
-    with session_scope() as session:
-        for row in session.scalars(select(StylePrediction).where(StylePrediction.image_id.in_(ids))):
-            found.setdefault(row.image_id, {})[row.role] = (row.model_version, row.style)
-    return found
-
-
 def _images(ids: list[int]) -> dict[int, Image]:
     with session_scope() as session:
         rows = session.scalars(select(Image).where(Image.id.in_(ids))).all()
@@ -80,7 +72,7 @@ def test_shadow_changes_nothing_and_the_canary_serves(clean_tables: None, regist
     assert sorted(summary.shadow) == sorted(i for i, r in roles.items() if r == SHADOW)
     assert 0 < len(summary.canary) < len(ids) and 0 < len(summary.shadow) < len(ids)
 
-    history, images = _history(ids), _images(ids)
+    history, images = history_by_role(ids), _images(ids)
     for image_id in ids:
         image, role = images[image_id], roles.get(image_id)
         if role == CANARY:  # the challenger set the style, and the image says which version did
@@ -109,7 +101,7 @@ def test_without_a_challenger_the_champion_serves_alone(clean_tables: None, regi
     assert classifier.current_challenger() is None  # the alias was removed: the loaded one is let go
     assert len(summary.categorized) == 12 and not summary.shadow and not summary.canary
     assert summary.challenger_error is None
-    assert {role for roles in _history(ids).values() for role in roles} == {"served"}
+    assert {role for roles in history_by_role(ids).values() for role in roles} == {"served"}
     assert {image.model_version for image in _images(ids).values()} == {"2"}
 
 
@@ -140,7 +132,7 @@ def test_the_sagemaker_backend_sends_the_challengers_images_to_its_endpoint(
         roles = challenger_roles(ids, shadow=0.5, canary=0.25)
         assert sorted(summary.canary) == sorted(i for i, r in roles.items() if r == CANARY) != []
         assert sorted(summary.shadow) == sorted(i for i, r in roles.items() if r == SHADOW) != []
-        history = _history(ids)
+        history = history_by_role(ids)
         assert {v for h in history.values() for r, (v, _) in h.items() if r == "served"} == {"local:champion"}
         assert {v for h in history.values() for r, (v, _) in h.items() if r != "served"} == {"local:v1-synthetic"}
 

@@ -17,24 +17,16 @@ from sqlalchemy import select
 
 from core.settings import Settings
 from core.styles import STYLES
-from db.models import CanaryHalt, Image, PredictionRole, StylePrediction
+from db.models import CanaryHalt, Image, PredictionRole
 from db.session import session_scope
 from search.client import get_client
-from tests.factories import illustration
+from tests.factories import history_by_role, illustration
 from tests.faults import FAULT_ENV, Pipeline, statuses, upload
 from tests.processes import STYLECAT, wait_for
 from worker.challenger import challenger_roles
 
 TINY = ["--epochs", "1", "--n-train", "16", "--n-test", "8", "--batch-size", "8", "--threads", "1"]
 GATES = ["--n", "200"]
-
-
-def _history(ids: list[int]) -> dict[int, dict[str, tuple[str, str]]]:
-    found: dict[int, dict[str, tuple[str, str]]] = {}
-    with session_scope() as session:
-        for row in session.scalars(select(StylePrediction).where(StylePrediction.image_id.in_(ids))):
-            found.setdefault(row.image_id, {})[row.role] = (row.model_version, row.style)
-    return found
 
 
 def _versions(ids: list[int]) -> dict[int, str | None]:
@@ -112,7 +104,7 @@ def test_reviews_retrain_shadow_canary_promote_rollback_backfill(
         shadowed = sorted(
             i for i, r in challenger_roles(second, shadow=0.5, canary=0).items() if r == PredictionRole.SHADOW
         )
-        history = _history(second)
+        history = history_by_role(second)
         assert sorted(i for i in second if "shadow" in history[i]) == shadowed and 0 < len(shadowed) < 40
         assert {history[i]["shadow"][0] for i in shadowed} == {"3"}
         assert set(_versions(second).values()) == {"2"}
@@ -134,7 +126,7 @@ def test_reviews_retrain_shadow_canary_promote_rollback_backfill(
         workers(STYLECAT_SHADOW_FRACTION="0", STYLECAT_CANARY_FRACTION="0.5")
         pipeline.beat()
         third = send(40, 13)
-        history = _history(third)
+        history = history_by_role(third)
         served_by_canary = sorted(i for i in third if "canary" in history[i])
         assert served_by_canary == sorted(
             i for i, r in challenger_roles(third, shadow=0, canary=0.5).items() if r == PredictionRole.CANARY
