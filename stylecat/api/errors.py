@@ -11,7 +11,8 @@
                  queue_full                                           (limits.py)
 
 Request validation (a wrong type, a missing field) keeps FastAPI's own 422 body, `{"detail": [...]}`,
-which lists every field at fault.
+which lists every field at fault. The web pages (`/`, `/ui/...`) answer every error as a page that
+says what is wrong (app.py, ui.error_page).
 """
 
 from fastapi import Request

@@ -30,6 +30,20 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=HERE / "templates")
 
 
+HEADINGS = {404: "Not found", 422: "That address asks for something the page cannot show", 503: "Try again soon"}
+
+
+def is_page(path: str) -> bool:
+    """Whether `path` is one of the web pages (which answer errors as a page, not as JSON)."""
+    return path == "/" or path.startswith("/ui/")
+
+
+def error_page(request: Request, status: int, code: str, problems: list[str]) -> HTMLResponse:
+    heading = HEADINGS.get(status, "Something went wrong")
+    context = {"status": status, "heading": heading, "code": code, "problems": problems}
+    return templates.TemplateResponse(request, "error.html", context, status_code=status)
+
+
 def mount(app: FastAPI) -> None:
     app.mount("/static/ui", StaticFiles(directory=HERE / "static" / "ui"), name="ui-assets")
     app.include_router(router)
