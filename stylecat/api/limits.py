@@ -11,13 +11,14 @@
 4. While the route reads its body, bytes are counted as they arrive, whatever the framing
    (chunked bodies declare no length): past the limit the read stops and the answer is 413.
 
-Limits: an upload (`POST /images`, multipart) may carry `max_upload_bytes` plus its framing; every
-other body is a small JSON document (`JSON_BODY_LIMIT`).
+Limits: an upload (the keyed route marked `upload`: `POST /images`, multipart) may carry
+`max_upload_bytes` plus its framing; every other body is a small JSON document (`JSON_BODY_LIMIT`).
 """
 
 import logging
 import re
 import time
+from dataclasses import dataclass
 
 import redis
 from sqlalchemy.exc import OperationalError
@@ -44,23 +45,36 @@ class BodyTooLarge(Exception):
     """Raised into the route's body read when the bytes received pass the limit."""
 
 
-def body_limit(method: str, path: str) -> int:
-    if method == "POST" and path.rstrip("/") == "/images":
-        return get_settings().max_upload_bytes + MULTIPART_FRAMING
-    return JSON_BODY_LIMIT
+@dataclass(frozen=True)
+class KeyedRoute:
+    method: str
+    pattern: re.Pattern[str]
+    scope: ApiScope
+    upload: bool = False
+    """Its body is a multipart upload (up to `max_upload_bytes`), not a small JSON document."""
 
 
-KEYED_ROUTES: list[tuple[str, re.Pattern[str], ApiScope]] = [
-    ("POST", re.compile(r"/images/?"), ApiScope.UPLOAD),
-    ("POST", re.compile(r"/images/register/?"), ApiScope.UPLOAD),
-    ("POST", re.compile(r"/images/[^/]+/review/?"), ApiScope.REVIEW),
-    ("GET", re.compile(r"/reviews/queue/?"), ApiScope.REVIEW),
+KEYED_ROUTES = [
+    KeyedRoute("POST", re.compile(r"/images/?"), ApiScope.UPLOAD, upload=True),
+    KeyedRoute("POST", re.compile(r"/images/register/?"), ApiScope.UPLOAD),
+    KeyedRoute("POST", re.compile(r"/images/[^/]+/review/?"), ApiScope.REVIEW),
+    KeyedRoute("GET", re.compile(r"/reviews/queue/?"), ApiScope.REVIEW),
 ]
+
+
+def _keyed(method: str, path: str) -> KeyedRoute | None:
+    return next((r for r in KEYED_ROUTES if r.method == method and r.pattern.fullmatch(path)), None)
+
+
+def body_limit(method: str, path: str) -> int:
+    route = _keyed(method, path)
+    return get_settings().max_upload_bytes + MULTIPART_FRAMING if route and route.upload else JSON_BODY_LIMIT
 
 
 def required_scope(method: str, path: str) -> ApiScope | None:
     """The scope a key needs for this route, or None for a route open to anyone."""
-    return next((s for m, pattern, s in KEYED_ROUTES if m == method and pattern.fullmatch(path)), None)
+    route = _keyed(method, path)
+    return route.scope if route else None
 
 
 def _bearer(scope: Scope) -> str | None:
