@@ -76,7 +76,23 @@ def sample_weights(pool: Pool, synthetic_share: float = SYNTHETIC_SHARE, review_
     """Draw probabilities: every class equally often; inside a class, a source of n images gets a
     share ∝ sqrt(n), so no single icon family dominates its class. The synthetic images, when the
     pool mixes them with real ones, get `synthetic_share` of all draws, so that the model keeps
-    the generator's styles (its own held-out split) while it learns the real art."""
+    the generator's styles (its own held-out split) while it learns the real art. A reviewed image
+    (source `reviews`) is drawn `review_weight` times as often as the average other image of its
+    class: reviews add to the corpus, they do not take the place of a source (without a corpus,
+    25 reviews of one style would otherwise get three quarters of all draws)."""
+    reviews = pool.sources == REVIEWS
+    if not reviews.any() or reviews.all():
+        return _balanced(pool, synthetic_share)
+    weights = np.zeros(len(pool))
+    weights[~reviews] = _balanced(pool.take(~reviews), synthetic_share)
+    for label in np.unique(pool.labels[reviews]):
+        same = (~reviews) & (pool.labels == label)
+        typical = weights[same].mean() if same.any() else weights[~reviews].mean()
+        weights[reviews & (pool.labels == label)] = review_weight * typical
+    return weights / weights.sum()
+
+
+def _balanced(pool: Pool, synthetic_share: float) -> np.ndarray:
     weights = np.zeros(len(pool))
     synthetic = pool.sources == SYNTHETIC
     everything = np.ones(len(pool), dtype=bool)
@@ -90,7 +106,6 @@ def sample_weights(pool: Pool, synthetic_share: float = SYNTHETIC_SHARE, review_
             source_share = np.sqrt(counts) / np.sqrt(counts).sum()
             for name, count, within in zip(names, counts, source_share, strict=True):
                 weights[in_class & (pool.sources == name)] = share * within / count / len(present)
-    weights[pool.sources == REVIEWS] *= review_weight
     return weights / weights.sum()
 
 

@@ -310,3 +310,24 @@ def test_list_shows_each_versions_aliases_and_the_shipped_figures(own_store: Set
     assert rows["1"]["metrics"]["test_accuracy"] > 0.9 and "lso_accuracy" not in rows["1"]["metrics"]
     table = CliRunner().invoke(app, ["model", "list"]).stdout
     assert "aliases champion" in table and "aliases challenger" in table and "test_accuracy 0.8980" in table
+
+
+@pytest.mark.unit
+def test_reviews_add_to_the_pool_at_their_weight_and_take_no_sources_place() -> None:
+    """1,000 synthetic images (250 a style) and 25 reviews of one style, weight 3: each review is drawn
+    3 times as often as a synthetic image of its style, and the reviews get 75 / (250 + 75) of that
+    style's draws, not the three quarters of all draws a source of real art would get."""
+    from model.training import sample_weights
+    from model.training_config import REVIEWS
+
+    labels = np.concatenate([np.repeat(np.arange(4), 250), np.full(25, 2)])
+    sources = np.array(["synthetic"] * 1000 + [REVIEWS] * 25)
+    pool = Pool(np.zeros((1025, 1, 1, 3), np.uint8), labels, sources)
+    weights = sample_weights(pool, review_weight=3.0)
+    reviewed, synthetic_same = weights[sources == REVIEWS], weights[(sources == "synthetic") & (labels == 2)]
+    assert reviewed[0] == pytest.approx(3 * synthetic_same[0])
+    assert reviewed.sum() / (reviewed.sum() + synthetic_same.sum()) == pytest.approx(75 / 325)
+    assert weights.sum() == pytest.approx(1.0) and reviewed.sum() < 0.1
+    assert np.array_equal(
+        sample_weights(pool.take(sources != REVIEWS)), sample_weights(pool.take(sources != REVIEWS), review_weight=3)
+    )
