@@ -9,6 +9,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -106,6 +107,25 @@ def _delete_test_indexes(settings: Settings) -> None:
 @pytest.fixture(scope="session")
 def settings(test_environment: Settings) -> Settings:
     return test_environment
+
+
+@pytest.fixture(scope="session")
+def shipped_registry(tmp_path_factory: pytest.TempPathFactory, test_environment: Settings) -> Path:
+    """A private MLflow store (a sqlite file) holding the two shipped versions, registered once for
+    the run: a test copies the file and works on its copy (registering takes about 15 s)."""
+    from model import registry
+
+    store = tmp_path_factory.mktemp("registry") / "mlflow.db"
+    own = test_environment.model_copy(update={"mlflow_tracking_uri": f"sqlite:///{store}"})
+    registry.ensure_champion(registry.configure(own), own.model_name)
+    registry.configure(test_environment)
+    return store
+
+
+def registry_copy(template: Path, folder: Path) -> str:
+    """A tracking URI of a copy of the store `template` (its artifacts are shared, read only)."""
+    shutil.copy(template, folder / "mlflow.db")
+    return f"sqlite:///{folder / 'mlflow.db'}"
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from db.models import Image, PredictionRole
 from db.session import session_scope
 from model import registry
 from model.registry import CHAMPION_DIR, SHIPPED
+from tests.conftest import registry_copy
 from tests.factories import history_by_role
 from tests.faults import catalogue
 from tests.processes import serving
@@ -45,10 +46,10 @@ def test_the_roles_follow_the_fractions_and_stay_with_each_image() -> None:
 
 
 @pytest.fixture
-def registry_with_challenger(tmp_path: Path, settings: Settings) -> Iterator[Settings]:
-    own = settings.model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})
+def registry_with_challenger(shipped_registry: Path, tmp_path: Path, settings: Settings) -> Iterator[Settings]:
+    own = settings.model_copy(update={"mlflow_tracking_uri": registry_copy(shipped_registry, tmp_path)})
     client = registry.configure(own)
-    assert registry.ensure_champion(client, own.model_name).version == "2"
+    assert registry.resolve(client, "models:/style-cnn@champion").version == "2"
     registry.promote(client, own.model_name, "1", "challenger")
     yield own
     registry.configure(get_settings())

@@ -21,6 +21,7 @@ from model.training import TrainConfig, train
 from producer.lifecycle import trained_reviews
 from producer.retrain import HOLDOUT_SALT
 from stylecat.cli import app
+from tests.conftest import registry_copy
 from tests.factories import illustration
 from tests.faults import catalogue
 from worker import canary
@@ -31,15 +32,24 @@ from worker.local import LocalClassifier
 N = ["--n", "200"]
 
 
-@pytest.fixture
-def lineage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    monkeypatch.setenv("STYLECAT_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    get_settings.cache_clear()
-    own = get_settings()
-    client = registry.configure(own)
-    registry.ensure_champion(client, own.model_name)
+@pytest.fixture(scope="module")
+def tiny_lineage(shipped_registry: Path, tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Path:
+    """The shipped versions and a tiny version 3, registered once for this module's tests."""
+    folder = tmp_path_factory.mktemp("lineage")
+    own = settings.model_copy(update={"mlflow_tracking_uri": registry_copy(shipped_registry, folder)})
+    registry.configure(own)
     tiny = TrainConfig(n_train=16, n_test=8, epochs=1, image_size=32, batch_size=8, threads=1)
     assert train(tiny, own).version == "3"
+    registry.configure(settings)
+    return folder / "mlflow.db"
+
+
+@pytest.fixture
+def lineage(tiny_lineage: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    monkeypatch.setenv("STYLECAT_MLFLOW_TRACKING_URI", registry_copy(tiny_lineage, tmp_path))
+    get_settings.cache_clear()
+    own = get_settings()
+    registry.configure(own)
     yield own
     monkeypatch.undo()
     get_settings.cache_clear()

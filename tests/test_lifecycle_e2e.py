@@ -5,7 +5,8 @@ bad is halted by the canary watch (beat) and its images go back to the champion,
 a worse version and accepts a better one, `rollback` restores the champion before, and a backfill
 after a promotion re-categorizes only what the old model predicted, never a reviewed image.
 
-The registry is a private MLflow store (the shipped versions 1 and 2, then what the test trains)."""
+The registry is a copy of a private MLflow store with the shipped versions 1 and 2; then what the
+test trains."""
 
 import os
 import re
@@ -20,6 +21,7 @@ from core.styles import STYLES
 from db.models import CanaryHalt, Image, PredictionRole
 from db.session import session_scope
 from search.client import get_client
+from tests.conftest import registry_copy
 from tests.factories import history_by_role, illustration
 from tests.faults import FAULT_ENV, Pipeline, statuses, upload
 from tests.processes import STYLECAT, wait_for
@@ -43,10 +45,10 @@ def _indexed(ids: list[int], settings: Settings) -> dict[int, dict[str, object]]
 
 
 def test_reviews_retrain_shadow_canary_promote_rollback_backfill(
-    settings: Settings, clean_tables: None, auth: dict[str, str], tmp_path: Path
+    settings: Settings, clean_tables: None, auth: dict[str, str], tmp_path: Path, shipped_registry: Path
 ) -> None:
     env = {
-        "STYLECAT_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "STYLECAT_MLFLOW_TRACKING_URI": registry_copy(shipped_registry, tmp_path),
         "STYLECAT_MODEL_RECHECK_INTERVAL": "1",
         "STYLECAT_CANARY_CHECK_INTERVAL": "2",
         "STYLECAT_CANARY_MIN_REVIEWS": "10",
@@ -57,7 +59,6 @@ def test_reviews_retrain_shadow_canary_promote_rollback_backfill(
             [*STYLECAT, *args], env={**os.environ, **FAULT_ENV, **env}, capture_output=True, text=True, timeout=900
         )
 
-    assert cli("model", "bootstrap").returncode == 0
     (tmp_path / "logs").mkdir()
     pipeline = Pipeline(tmp_path / "logs", env)
 
