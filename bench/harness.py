@@ -20,17 +20,22 @@ from core.settings import get_settings
 STYLECAT = [sys.executable, "-m", "stylecat"]
 
 
-def bench_environment() -> dict[str, str]:
-    """Create (afresh) the benchmark's database and point the settings at the benchmark's resources."""
-    base = get_settings()
-    url = make_url(base.database_url)
-    name = f"{url.database}_bench"
+def fresh_database(suffix: str) -> str:
+    """Create (afresh) a database named after the configured one plus `_suffix`; its URL."""
+    url = make_url(get_settings().database_url)
+    name = f"{url.database}_{suffix}"
     admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def bench_environment() -> dict[str, str]:
+    """Create (afresh) the benchmark's database and point the settings at the benchmark's resources."""
+    base = get_settings()
     env = {
-        "STYLECAT_DATABASE_URL": url.set(database=name).render_as_string(hide_password=False),
+        "STYLECAT_DATABASE_URL": fresh_database("bench"),
         "STYLECAT_REDIS_URL": base.redis_url.rsplit("/", 1)[0] + "/14",
         "STYLECAT_OPENSEARCH_INDEX": "stylecat-bench",
         "STYLECAT_STORAGE_DIR": str(base.stack_dir / "bench" / "images"),

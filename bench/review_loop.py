@@ -23,12 +23,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import psycopg
-from psycopg import sql
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.settings import Settings, get_settings
+from bench.harness import fresh_database
+from core.settings import get_settings
 from core.shares import share
 from core.styles import STYLES
 from db.writes import NewImage, add_review, create_image
@@ -46,19 +45,6 @@ SOURCE = Source(
     "open-peeps", "hand_drawn", "dicebear", "@dicebear/open-peeps", "9.4.3", "CC0-1.0", "Open Peeps by Pablo Stanley"
 )
 HELD_OUT = 1 / 3
-
-
-def private_database(settings: Settings) -> str:
-    """A fresh database beside the configured one, migrated to head; its URL."""
-    url = make_url(settings.database_url)
-    name = f"{url.database}_review_loop"
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    private = url.set(database=name).render_as_string(hide_password=False)
-    migrate.upgrade(database_url=private)
-    return private
 
 
 def accuracy(predictor: StylePredictor, files: list[Path], label: str) -> float:
@@ -81,7 +67,9 @@ def main() -> None:
     pool = [p for p in files if p not in held]
     assert len(pool) >= max(args.ks), f"{len(pool)} images to review, fewer than K = {max(args.ks)}"
 
-    engine = create_engine(private_database(base))
+    private = fresh_database("review_loop")
+    migrate.upgrade(database_url=private)
+    engine = create_engine(private)
     factory = sessionmaker(bind=engine, expire_on_commit=False)
 
     @contextmanager
