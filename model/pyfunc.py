@@ -14,9 +14,8 @@ import mlflow
 from mlflow.pyfunc import PythonModel, PythonModelContext
 from pydantic import BaseModel
 
+from model.logged_folder import ARTIFACT
 from model.preprocess import ImageDecodeError
-
-ARTIFACT = "model_dir"
 
 
 class StyleOutput(BaseModel):

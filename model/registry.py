@@ -14,10 +14,11 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from mlflow.models import Model
+from mlflow.store.db.db_types import DATABASE_ENGINES
 
 from core.settings import Settings
-from model.pyfunc import ARTIFACT, register
+from model.logged_folder import weights_folder
+from model.pyfunc import register
 
 if TYPE_CHECKING:
     from model.predictor import StylePredictor
@@ -39,6 +40,14 @@ class ResolvedModel:
     name: str
     version: str
     source: str  # the version's artifact URI
+
+
+def import_store(tracking_uri: str) -> None:
+    """Import the modules of the store behind `tracking_uri` without connecting to it. MLflow imports
+    its SQL stores (SQLAlchemy models, Alembic) on first use: about a second in every process."""
+    if tracking_uri.split(":", 1)[0].split("+", 1)[0] in DATABASE_ENGINES:
+        import mlflow.store.model_registry.sqlalchemy_store  # noqa: F401
+        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 
 
 def configure(settings: Settings) -> MlflowClient:
@@ -144,12 +153,6 @@ def download_weights(resolved: ResolvedModel) -> Path:
     """The version's weights folder, downloaded from its artifacts (MLflow caches nothing: a new folder)."""
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{resolved.name}/{resolved.version}"))
     return weights_folder(local)
-
-
-def weights_folder(model_dir: Path) -> Path:
-    """The weights folder inside a logged pyfunc model folder (one with an `MLmodel` file)."""
-    relative = Model.load(model_dir).flavors["python_function"]["artifacts"][ARTIFACT]["path"]
-    return model_dir / relative
 
 
 def promote(client: MlflowClient, name: str, version: str, alias: str) -> str | None:

@@ -1,5 +1,6 @@
 """The `stylecat` command: the front door for every operation."""
 
+import gc
 import os
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from model import cli as model_cli
 from model.cli import model_app
 from model.corpus.cli import dataset_app
@@ -181,10 +182,15 @@ def worker(
     unknown = set(names) - {queue.value for queue in Queue}
     if unknown or not names:
         _fail(f"unknown queue(s) {sorted(unknown)}; choose from {', '.join(q.value for q in Queue)}")
+    bootstrap = None
     if get_settings().classifier == "local":
         # Registering runs the model once; in a process of its own, so torch never starts in the
-        # parent before the fork (a forked OpenMP pool deadlocks the children).
-        subprocess.run([sys.executable, "-m", "stylecat", "model", "bootstrap"], check=True)
+        # parent before the fork (a forked OpenMP pool deadlocks the children). It runs while this
+        # process imports what the children share.
+        bootstrap = subprocess.Popen([sys.executable, "-m", "stylecat", "model", "bootstrap"])
+    _import_before_fork(get_settings())
+    if bootstrap is not None and bootstrap.wait() != 0:
+        _fail(f"registering the shipped models failed (exit {bootstrap.returncode})")
     if metrics_port:
         from worker.metrics import serve
 
@@ -196,6 +202,21 @@ def worker(
 
         celery_app.conf.worker_prefetch_multiplier = live_prefetch(get_settings().live_batch_size, concurrency)
     celery_app.worker_main(["worker", "-Q", ",".join(names), "-c", str(concurrency), f"--loglevel={loglevel}"])
+
+
+def _import_before_fork(settings: Settings) -> None:
+    """Import the tasks and the registry store's modules in the worker's parent: its prefork children
+    share those pages, and none spends its first job importing them. Modules only: no connection
+    and no torch thread exists before the fork."""
+    import worker.tasks  # noqa: F401
+
+    if settings.classifier == "local":
+        from model.registry import import_store
+
+        import_store(settings.mlflow_tracking_uri)
+    # The garbage collector of a child would touch every object inherited from here, and each page it
+    # touches stops being shared: frozen objects are never collected, so their pages stay shared.
+    gc.freeze()
 
 
 @app.command("beat")

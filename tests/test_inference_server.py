@@ -317,3 +317,28 @@ def test_the_pixel_budget_fits_the_containers_memory(tmp_path: Path) -> None:
     assert pixel_budget(two_at_once, 8 * 2**30) == two_at_once.max_image_pixels  # capped
     one_gib = pixel_budget(two_at_once, 2**30)
     assert 20_000_000 < one_gib < 22_000_000  # 2 decodes of ~12.4 bytes a pixel in half of 1 GiB
+
+
+@pytest.mark.unit
+def test_a_logged_model_folder_is_served_without_importing_mlflow(tmp_path: Path) -> None:
+    """SageMaker mounts the logged model at /opt/ml/model: loading it needs neither the registry nor
+    MLflow's import time and memory."""
+    import shutil
+
+    import yaml
+
+    champion = Path(__file__).resolve().parents[1] / "model" / "champion"
+    shutil.copytree(champion, tmp_path / "artifacts" / "champion")
+    mlmodel = {"flavors": {"python_function": {"artifacts": {"model_dir": {"path": "artifacts/champion"}}}}}
+    (tmp_path / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+    (tmp_path / "registered_model_meta").write_text("model_name: style-cnn\nmodel_version: '7'\n")
+    script = (
+        "import sys\n"
+        "from core.settings import Settings\n"
+        "import inference.server\n"
+        "from inference.loading import load\n"
+        f"model = load(Settings(inference_model_dir={str(tmp_path)!r}))\n"
+        "print(model.describe(), model.predictor.image_size, 'mlflow' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["{'name':", "'style-cnn',", "'version':", "'7'}", "128", "False"]

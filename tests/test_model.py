@@ -2,6 +2,8 @@
 consumer, the pyfunc contract, training into MLflow and moving aliases (tiny models, own store)."""
 
 import io
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -331,3 +333,20 @@ def test_reviews_add_to_the_pool_at_their_weight_and_take_no_sources_place() -> 
     assert np.array_equal(
         sample_weights(pool.take(sources != REVIEWS)), sample_weights(pool.take(sources != REVIEWS), review_weight=3)
     )
+
+
+@pytest.mark.unit
+def test_import_store_imports_only_the_sql_stores_a_database_uri_needs() -> None:
+    script = (
+        "import sys\n"
+        "from model.registry import import_store\n"
+        "import_store(sys.argv[1])\n"
+        "print('mlflow.store.tracking.sqlalchemy_store' in sys.modules)\n"
+    )
+    for uri, imported in (
+        ("sqlite:////tmp/mlflow.db", "True"),
+        ("postgresql+psycopg://u@h/db", "True"),
+        ("http://mlflow:5000", "False"),
+    ):
+        result = subprocess.run([sys.executable, "-c", script, uri], capture_output=True, text=True, check=True)
+        assert result.stdout.strip() == imported, uri
