@@ -145,13 +145,16 @@ def compare(
     decoded = {v: p.decode([data for data, _ in images], settings.max_image_pixels) for v, p in predictors.items()}
     usable = [n for n in range(len(images)) if not any(isinstance(d[n], ImageDecodeError) for d in decoded.values())]
     labels = np.array([images[n][1] for n in usable], dtype=int)
+    evaluation_sets = {  # made once per input size: the two versions usually share it
+        size: _evaluation_set(settings, size, n_synthetic) for size in {p.image_size for p in predictors.values()}
+    }
     scores: dict[str, dict[str, Scored]] = {}
     for version, predictor in predictors.items():
         size = predictor.image_size
         arrays = [d for n in usable if isinstance(d := decoded[version][n], np.ndarray)]
         pixels = np.stack(arrays) if arrays else np.zeros((0, size, size, 3), np.uint8)
         scores[version] = {
-            EVALUATION_SET: score(predictor, *_evaluation_set(settings, size, n_synthetic)),
+            EVALUATION_SET: score(predictor, *evaluation_sets[size]),
             REVIEWS_SET: score(predictor, pixels, labels),
         }
     gated = {
