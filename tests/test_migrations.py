@@ -32,6 +32,17 @@ def test_upgrade_then_downgrade_to_base_on_an_empty_database(empty_database_url:
     assert _tables(empty_database_url) == TABLES
 
 
+def test_check_constraints_are_named_as_the_models_name_them(empty_database_url: str) -> None:
+    from db.models import Base
+
+    migrate.upgrade(database_url=empty_database_url)
+    inspector = sa.inspect(engine_for(empty_database_url))
+    for table in TABLES:
+        migrated = {c["name"] for c in inspector.get_check_constraints(table)}
+        modelled = {c.name for c in Base.metadata.tables[table].constraints if isinstance(c, sa.CheckConstraint)}
+        assert migrated == modelled, table
+
+
 def test_indexes_for_the_worker_and_the_indexer_exist(database_url: str) -> None:
     indexes = {ix["name"] for ix in sa.inspect(engine_for(database_url)).get_indexes("images")}
     assert {"ix_images_status_updated_at", "ix_images_unindexed", "ix_images_sha256"} <= indexes
