@@ -161,6 +161,9 @@ def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
+    if workers > 1:  # before any worker imports prometheus_client: /metrics sums every process
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="stylecat-api-metrics-")
+
     uvicorn.run("stylecat.api:app", host=host, port=port, workers=workers, proxy_headers=True)
 
 

@@ -63,3 +63,15 @@ def test_a_balanced_day_raises_nothing(clean_tables: None, tmp_path: Path) -> No
 def test_a_reference_range_that_is_not_one_is_refused() -> None:
     result = CliRunner().invoke(app, ["monitor", "drift", "--reference", "2026-11-08..2026-11-01"])
     assert result.exit_code == 2 and "two ISO dates in order" in result.output
+
+
+def test_api_workers_sum_their_request_metrics(clean_tables: None, tmp_path: Path) -> None:
+    """`stylecat api --workers 2`: whichever process answers a scrape counts every process's requests."""
+    with serving(["api", "--workers", "2"], tmp_path / "api.log", api_answers) as base:
+        for _ in range(20):  # a new connection each: the two processes share them
+            assert httpx.get(f"{base}/no-such-page", timeout=10).status_code == 404
+        texts = [httpx.get(f"{base}/metrics", timeout=30).text for _ in range(4)]
+    counted = r'^stylecat_api_request_seconds_count\{method="GET",route="unmatched",status="404"\} 20\.0$'
+    for text in texts:
+        assert re.search(counted, text, re.MULTILINE), text
+        assert len(re.findall(r"^stylecat_drift_alert ", text, re.MULTILINE)) == 1, text

@@ -2,16 +2,18 @@
 model (producer/monitoring.py) for the day so far and the day before, computed at most once a
 `CACHE_SECONDS` whatever the scrape rate.
 
-With `stylecat api --workers N` each process has its own request histograms: scrape each, or run
-one worker per container as the compose file does.
+With `stylecat api --workers N` (N > 1) the command points PROMETHEUS_MULTIPROC_DIR at a fresh folder
+before the workers start (prometheus_client's multiprocess mode): every process writes its request
+samples there, and whichever process answers a scrape sums them all.
 """
 
+import os
 import threading
 import time
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -105,9 +107,21 @@ class DriftCollector(Collector):
         return [*found, predictions]
 
 
-registry.register(DriftCollector())
+drift = DriftCollector()
+registry.register(drift)
+
+
+def exposition() -> CollectorRegistry:
+    """What a scrape answers: this process's registry, or in multiprocess mode every process's samples
+    (from the files) and the drift figures (the same in every process: they come from the database)."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return registry
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged)
+    merged.register(drift)
+    return merged
 
 
 @router.get("/metrics", include_in_schema=False)
 def metrics() -> Response:
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(exposition()), media_type=CONTENT_TYPE_LATEST)
