@@ -141,6 +141,9 @@ def download_logged_model(uri: str, into: Path) -> Path:
     """The registered model's logged folder, as a deployment ships it."""
     import mlflow
 
+    from model import registry
+
+    registry.configure(get_settings())
     return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(into)))
 
 
