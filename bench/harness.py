@@ -18,6 +18,8 @@ from core import waiting
 from core.settings import get_settings
 
 STYLECAT = [sys.executable, "-m", "stylecat"]
+MODULES = ("mlflow", "inference.entrypoint")
+"""Commands run as `python -m <module>` rather than `stylecat <command>`."""
 
 
 def fresh_database(suffix: str) -> str:
@@ -65,7 +67,7 @@ def processes(specs: list[tuple[list[str], dict[str, str]]], logs: Path) -> Iter
             log = (logs / f"{index}-{args[0]}.log").open("wb")
             started.append(
                 subprocess.Popen(
-                    [*STYLECAT, *args] if args[0] != "mlflow" else [sys.executable, "-m", *args],
+                    [*STYLECAT, *args] if args[0] not in MODULES else [sys.executable, "-m", *args],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env={**os.environ, **env},

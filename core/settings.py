@@ -9,7 +9,6 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 PLACEHOLDER_SECRETS = {None, "", "stylecat", "changeme", "change-me", "password", "postgres"}
 
@@ -219,6 +218,8 @@ class Settings(BaseSettings):
         return self
 
     def _refuse_placeholder_secrets(self) -> None:
+        from sqlalchemy.engine import make_url  # here: a process that never opens the database skips its import
+
         if make_url(self.database_url).password in PLACEHOLDER_SECRETS:
             raise ValueError("the database password is a placeholder; set a real one in production")
         if len(self.flower_password.get_secret_value()) < 12 or not self.flower_user:

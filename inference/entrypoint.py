@@ -1,6 +1,7 @@
-"""Container entrypoint. SageMaker starts the container as `<entrypoint> serve`: that execs the
-model server on port 8080 (`PORT` overrides) as PID 1, so SIGTERM reaches it directly. Any other
-arguments are exec'd as a command (`docker run IMAGE stylecat model list`)."""
+"""Container entrypoint. SageMaker starts the container as `<entrypoint> serve`: this process (PID 1)
+then runs the model server on port 8080 (`PORT` overrides) itself, so SIGTERM reaches uvicorn
+directly and no second interpreter starts. Any other arguments are exec'd as a command
+(`docker run IMAGE stylecat model list`)."""
 
 import os
 import sys
@@ -8,31 +9,20 @@ import sys
 from core.settings import get_settings
 
 
-def server_command(port: int) -> list[str]:
+def serve(port: int) -> None:
+    import uvicorn
+
     # one process: the model is loaded once; batches run in its thread pool
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "inference.server:app",
-        "--host",
-        "0.0.0.0",
-        "--port",
-        str(port),
-        "--timeout-graceful-shutdown",
-        "20",
-        "--no-access-log",
-    ]
+    uvicorn.run("inference.server:app", host="0.0.0.0", port=port, timeout_graceful_shutdown=20, access_log=False)
 
 
 def main(argv: list[str]) -> None:
-    if argv[:1] == ["serve"] and len(argv) == 1:
-        command = server_command(get_settings().inference_port)
+    if argv == ["serve"]:
+        serve(get_settings().inference_port)
     elif argv:
-        command = argv
+        os.execvp(argv[0], argv)
     else:
         raise SystemExit("usage: entrypoint.py serve | COMMAND [ARGS...]")
-    os.execvp(command[0], command)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ inputs through the stack's S3-compatible server (S3Proxy), and the real boto3 sa
 
 import base64
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -18,7 +20,6 @@ from PIL import Image as PILImage
 
 from core.settings import Settings
 from images.storage import s3_client
-from inference.entrypoint import server_command
 from tests.factories import encode, illustration, plain_png
 from tests.processes import STYLECAT, Process, chunked_post, free_port, serving, wait_for
 
@@ -271,9 +272,24 @@ def test_the_real_boto3_client_round_trip(server: str) -> None:
     assert json.loads(response["Body"].read())["predictions"][0]["pred"] == style
 
 
-def test_entrypoint_serves_on_8080_and_execs_anything_else() -> None:
-    command = server_command(8080)
-    assert command[1:3] == ["-m", "uvicorn"] and command[command.index("--port") + 1] == "8080"
+@pytest.mark.unit
+def test_entrypoint_serves_in_its_own_process_and_execs_anything_else() -> None:
+    """`serve`, as SageMaker starts the container: the server runs in this process (PID 1 in the
+    container), answers /ping, and SIGTERM stops it cleanly."""
+    port = free_port()
+    champion = Path(__file__).resolve().parents[1] / "model" / "champion"
+    env = {**os.environ, "PORT": str(port), "STYLECAT_INFERENCE_MODEL_DIR": str(champion)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "inference.entrypoint", "serve"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(lambda: _ready(f"http://127.0.0.1:{port}"), 60, "the entrypoint's /ping")
+        server.send_signal(signal.SIGTERM)
+        _, log = server.communicate(timeout=30)
+    finally:
+        server.kill()
+    # uvicorn shuts down, then ends by the signal it caught, as a process killed by it would
+    assert server.returncode == -signal.SIGTERM and "Finished server process" in log, log
     result = subprocess.run(
         [sys.executable, "-m", "inference.entrypoint", "echo", "hello"], capture_output=True, text=True
     )
