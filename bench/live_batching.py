@@ -15,35 +15,12 @@ import json
 import statistics
 import time
 
-from sqlalchemy import func, select, update
-
 from bench.common import jpegs_800px
 from bench.harness import bench_environment, processes, wait_for
-from bench.pipeline import catalogue
+from bench.pipeline import catalogue, catalogue_ids, categorized, requeue
 from core.settings import get_settings
-from db.models import Image
-from db.session import session_scope
 
 SETTINGS = {"batch of 1": {"STYLECAT_LIVE_BATCH_SIZE": "1"}, "batched (defaults)": {}}
-
-
-def _ids(first: int, n: int) -> list[int]:
-    with session_scope() as session:
-        return list(session.scalars(select(Image.id).order_by(Image.id).offset(first).limit(n)))
-
-
-def _categorized(ids: list[int]) -> int:
-    with session_scope() as session:
-        return session.scalar(select(func.count()).where(Image.id.in_(ids), Image.status == "categorized")) or 0
-
-
-def _reset(ids: list[int]) -> None:
-    with session_scope() as session:
-        session.execute(
-            update(Image)
-            .where(Image.id.in_(ids))
-            .values(status="queued", attempts=0, model_version=None, predicted_at=None)
-        )
 
 
 def measure(name: str, env: dict[str, str], ids: list[int], repeats: int, lone: int) -> dict[str, float]:
@@ -55,22 +32,22 @@ def measure(name: str, env: dict[str, str], ids: list[int], repeats: int, lone: 
         warm = ids[-2:]  # the children load the model as they start; a first job each
         for image_id in warm:
             enqueue(image_id, "live")
-        wait_for(lambda: _categorized(warm) == 2, 120, "the warm-up uploads", 0.1)
+        wait_for(lambda: categorized(warm) == 2, 120, "the warm-up uploads", 0.1)
         burst = ids[: -2 - lone]
         rates = []
         for _ in range(repeats):
-            _reset(burst)
+            requeue(burst)
             started = time.perf_counter()
             for image_id in burst:
                 enqueue(image_id, "live")
-            wait_for(lambda: _categorized(burst) == len(burst), 600, "the burst", 0.05)
+            wait_for(lambda: categorized(burst) == len(burst), 600, "the burst", 0.05)
             rates.append(len(burst) / (time.perf_counter() - started))
         seconds = []
         for image_id in ids[-2 - lone : -2]:
             time.sleep(0.3)  # idle
             started = time.perf_counter()
             enqueue(image_id, "live")
-            wait_for(lambda image_id=image_id: _categorized([image_id]) == 1, 30, "a lone upload", 0.002)
+            wait_for(lambda image_id=image_id: categorized([image_id]) == 1, 30, "a lone upload", 0.002)
             seconds.append(time.perf_counter() - started)
     figures = {
         "burst_img_s": round(statistics.median(rates), 1),
@@ -92,12 +69,12 @@ def main() -> None:
     args = parser.parse_args()
     bench_environment()
     catalogue(args.images + args.lone + 2, jpegs_800px(64))
-    ids = _ids(0, args.images + args.lone + 2)
+    ids = catalogue_ids(0, args.images + args.lone + 2)
     settings = get_settings()
     results = {}
     for name, env in SETTINGS.items():
         if name != "batch of 1":
-            _reset(ids)
+            requeue(ids)
         results[name] = measure(name, env, ids, args.repeats, args.lone)
     one, batched = results["batch of 1"], results["batched (defaults)"]
     figures = {

@@ -23,7 +23,7 @@ import httpx
 import numpy as np
 import redis
 import torch
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from bench.common import jpegs_800px, median_seconds
 from bench.harness import STYLECAT, bench_environment, processes, wait_for, wait_for_children
@@ -53,6 +53,37 @@ def catalogue(n: int, images: list[bytes]) -> None:
     with session_scope() as session:
         session.execute(
             insert(Image), [{"storage_ref": refs[i % len(refs)], "title": f"catalogue {i}"} for i in range(n)]
+        )
+
+
+def catalogue_ids(first: int, n: int) -> list[int]:
+    """The ids of `n` catalogue rows from the `first`th on, in id order."""
+    from db.models import Image
+    from db.session import session_scope
+
+    with session_scope() as session:
+        return list(session.scalars(select(Image.id).order_by(Image.id).offset(first).limit(n)))
+
+
+def categorized(ids: list[int]) -> int:
+    """How many of `ids` are categorized."""
+    from db.models import Image
+    from db.session import session_scope
+
+    with session_scope() as session:
+        return session.scalar(select(func.count()).where(Image.id.in_(ids), Image.status == "categorized")) or 0
+
+
+def requeue(ids: list[int]) -> None:
+    """Make `ids` never-categorized again, so a benchmark can run them twice."""
+    from db.models import Image
+    from db.session import session_scope
+
+    with session_scope() as session:
+        session.execute(
+            update(Image)
+            .where(Image.id.in_(ids))
+            .values(status="queued", attempts=0, model_version=None, predicted_at=None)
         )
 
 

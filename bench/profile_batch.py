@@ -16,8 +16,7 @@ import time
 
 from bench.common import jpegs_800px
 from bench.harness import bench_environment
-from bench.live_batching import _ids
-from bench.pipeline import catalogue
+from bench.pipeline import catalogue, catalogue_ids
 
 BATCH = 64
 PHASES = {
@@ -52,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     bench_environment()
     catalogue(BATCH * (args.batches + 1), jpegs_800px(BATCH))
-    ids = _ids(0, BATCH * (args.batches + 1))
+    ids = catalogue_ids(0, BATCH * (args.batches + 1))
 
     import torch
 

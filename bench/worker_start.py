@@ -23,8 +23,7 @@ from pathlib import Path
 
 from bench.common import jpegs_800px
 from bench.harness import bench_environment, processes, wait_for
-from bench.live_batching import _categorized, _ids, _reset
-from bench.pipeline import catalogue
+from bench.pipeline import catalogue, catalogue_ids, categorized, requeue
 from core.settings import get_settings
 
 WORKER = ["worker", "--queues", "categorize.live,index", "--concurrency", "2", "--loglevel", "WARNING"]
@@ -55,16 +54,16 @@ def descendants(pid: int) -> list[int]:
 def run(ids: list[int], burst: list[int]) -> dict[str, float]:
     from worker.dispatch import enqueue
 
-    _reset([*ids, *burst])
+    requeue([*ids, *burst])
     enqueue(ids[0], "live")
     env = {"STYLECAT_TORCH_THREADS": "1"}
     began = time.perf_counter()
     with processes([(WORKER, env)], get_settings().stack_dir / "bench" / "worker-start-logs") as (worker,):
-        wait_for(lambda: _categorized(ids[:1]) == 1, 120, "the first job", 0.01)
+        wait_for(lambda: categorized(ids[:1]) == 1, 120, "the first job", 0.01)
         first_job = time.perf_counter() - began
         for image_id in burst:
             enqueue(image_id, "live")
-        wait_for(lambda: _categorized(burst) == len(burst), 120, "the burst", 0.05)
+        wait_for(lambda: categorized(burst) == len(burst), 120, "the burst", 0.05)
         children = [memory_mib(pid) for pid in descendants(worker.pid)]
         parent = memory_mib(worker.pid)
     return {
@@ -84,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     bench_environment()
     catalogue(args.runs + args.burst, jpegs_800px(16))
-    ids = _ids(0, args.runs + args.burst)
+    ids = catalogue_ids(0, args.runs + args.burst)
     results = [run(ids[i : i + 1], ids[args.runs :]) for i in range(args.runs)]
     for index, result in enumerate(results):
         print(
