@@ -2,7 +2,10 @@
 sizes 1, 16 and 64 on 800 px JPEGs, and forward alone; medians over several runs, the champion and
 the retired v1 measured side by side (interleaved) in one run. Ends with one JSON line.
 
-    .venv/bin/python -m bench.model_throughput [--threads 2] [--repeats 7]
+    .venv/bin/python -m bench.model_throughput [--threads 2] [--repeats 7] [--glibc-defaults]
+
+Like every model process, it keeps freed memory for the next batch (`core/allocator.py`);
+`--glibc-defaults` leaves the allocator as it is, for `bench.allocator`'s comparison.
 """
 
 import argparse
@@ -12,6 +15,7 @@ import numpy as np
 import torch
 
 from bench.common import jpegs_800px, median_seconds
+from core.allocator import keep_freed_memory
 from model.predictor import StylePredictor
 from model.registry import CHAMPION_DIR, SHIPPED
 
@@ -33,8 +37,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--glibc-defaults", action="store_true", help="leave the allocator's thresholds alone")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    tuned = not args.glibc_defaults and keep_freed_memory()
     models = {"champion": StylePredictor.load(CHAMPION_DIR), "v1": StylePredictor.load(SHIPPED[0])}
     images = jpegs_800px(64)
     print(f"torch {torch.__version__}, {args.threads} threads, median of {args.repeats} runs, img/s")
@@ -54,6 +60,7 @@ def main() -> None:
                 "bench": "model_throughput",
                 "torch": torch.__version__,
                 "threads": args.threads,
+                "allocator_tuned": tuned,
                 **figures,
                 "champion_over_v1_batch64": round(ratio, 3),
             }

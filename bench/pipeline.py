@@ -27,6 +27,7 @@ from sqlalchemy import func, insert, select, update
 
 from bench.common import jpegs_800px, median_seconds
 from bench.harness import STYLECAT, bench_environment, processes, wait_for, wait_for_children
+from core.allocator import keep_freed_memory
 from producer.apikeys import issue_key
 
 
@@ -35,6 +36,7 @@ def raw_throughput(images: list[bytes]) -> float:
     from model.registry import CHAMPION_DIR
 
     torch.set_num_threads(2)
+    keep_freed_memory()
     predictor = StylePredictor.load(CHAMPION_DIR)
     batch = images[:64]
     return 64 / median_seconds(lambda: predictor.predict(batch), repeats=7)

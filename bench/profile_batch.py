@@ -17,6 +17,7 @@ import time
 from bench.common import jpegs_800px
 from bench.harness import bench_environment
 from bench.pipeline import catalogue, catalogue_ids
+from core.allocator import keep_freed_memory
 
 BATCH = 64
 PHASES = {
@@ -64,6 +65,7 @@ def main() -> None:
 
     settings = get_settings()
     torch.set_num_threads(2)
+    keep_freed_memory()
     classifier = LocalClassifier(settings)
     client = get_client()
 

@@ -35,6 +35,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from core.allocator import keep_freed_memory
 from core.formats import BY_MEDIA_TYPE
 from core.settings import Settings, get_settings
 from images.fetch import FetchError, fetch
@@ -81,6 +82,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await batcher["forward"].run()
 
     settings = get_settings()
+    keep_freed_memory()
     limits.pixels = pixel_budget(settings, memory_limit())
     limits.slots = asyncio.Semaphore(settings.inference_concurrency)
     log.info("decoding %d requests at once, at most %d pixels an image", settings.inference_concurrency, limits.pixels)

@@ -25,8 +25,10 @@ class StyleOutput(BaseModel):
 
 class StyleCNN(PythonModel):
     def load_context(self, context: PythonModelContext) -> None:
+        from core.allocator import keep_freed_memory
         from model.predictor import StylePredictor
 
+        keep_freed_memory()
         self.predictor = StylePredictor.load(Path(context.artifacts[ARTIFACT]))
 
     def predict(

@@ -14,6 +14,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from celery_batches import SimpleRequest
 from sqlalchemy.exc import OperationalError
 
+from core.allocator import keep_freed_memory
 from core.queues import CANARY_WATCH, CATEGORIZE, CATEGORIZE_LIVE, INDEX, INDEX_PENDING_KEY, SWEEP, Queue
 from core.settings import get_settings
 from db.session import get_engine, session_scope
@@ -43,8 +44,10 @@ RETRY = {
 
 @worker_process_init.connect
 def _init_child(**_: object) -> None:
-    """In each prefork child: fresh database connections, and torch threads that fit the cores."""
+    """In each prefork child: fresh database connections, freed batches kept for the next one, and
+    torch threads that fit the cores."""
     get_engine().dispose(close=False)
+    keep_freed_memory()
     import torch
 
     torch.set_num_threads(torch_threads(get_settings(), app.conf.worker_concurrency or 1))
