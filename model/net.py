@@ -42,7 +42,8 @@ class SeparableBlock(nn.Module):
 
 class StyleNet(nn.Module):
     """~0.11 M parameters (more with wider stages); expects normalised float32 NCHW input (see
-    preprocess.normalize). `stats` adds the :class:`StyleStats` branch (version 2 on)."""
+    preprocess.normalize). `stats` is the version of the :class:`StyleStats` branch: 0 none
+    (model version 1), 1 (model version 2), 2 with the foreground statistics (model version 3)."""
 
     STATS_WIDTH = 64
 
@@ -50,12 +51,12 @@ class StyleNet(nn.Module):
         self,
         num_classes: int = len(STYLES),
         widths: tuple[int, ...] = (24, 48, 96, 160, 256),
-        stats: bool = False,
+        stats: int = 0,
         dropout: float = 0.2,
     ) -> None:
         super().__init__()
         self.widths = tuple(widths)
-        self.stats = stats
+        self.stats = int(stats)
         w0, *rest = widths
         layers: list[nn.Module] = [*_conv_bn(3, w0, 3, 2), nn.ReLU(inplace=True)]
         cin = w0
@@ -66,11 +67,12 @@ class StyleNet(nn.Module):
             cin = w
         self.features = nn.Sequential(*layers)
         extra = 0
-        if stats:
+        if self.stats:
+            statistics = StyleStats(self.stats)
             self.statistics = nn.Sequential(
-                StyleStats(),
-                nn.BatchNorm1d(StyleStats.size),
-                nn.Linear(StyleStats.size, self.STATS_WIDTH),
+                statistics,
+                nn.BatchNorm1d(statistics.size),
+                nn.Linear(statistics.size, self.STATS_WIDTH),
                 nn.ReLU(inplace=True),
             )
             extra = self.STATS_WIDTH

@@ -48,7 +48,7 @@ class StylePredictor:
         config = json.loads((folder / CONFIG).read_text())
         if tuple(config["styles"]) != STYLES:
             raise ValueError(f"model styles {config['styles']} differ from {list(STYLES)}")
-        net = StyleNet(widths=tuple(config["widths"]), stats=bool(config.get("stats", False)))
+        net = StyleNet(widths=tuple(config["widths"]), stats=int(config.get("stats", 0)))
         net.load_state_dict(torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True))
         return cls(net, int(config["image_size"]), float(config.get("temperature", 1.0)))
 

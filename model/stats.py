@@ -10,6 +10,12 @@ convolutional features in :class:`model.net.StyleNet`. They are part of the one 
 the worker, the pyfunc and the inference server serve them without any extra step.
 
 Every feature is a share of pixels or a normalised moment, so it does not depend on image size.
+
+Version 2 of the statistics (model version 3 on) adds what the foreground alone looks like, so
+that how much margin or background an upload has does not dilute it: how thick its strokes are
+(how much of it survives erosion), how straight its edges run locally (structure-tensor
+coherence: a ruled outline against a wobbly or doubled pencil line), the same gradients at half
+the resolution, and the foreground's own colour histogram, lightness and saturation.
 """
 
 import math
@@ -25,6 +31,12 @@ LAPLACE_EDGES = (0.004, 0.015, 0.05, 0.15, 0.4)
 COLOUR_LEVELS = 16
 """Levels per channel when counting colours (16**3 = 4096 bins)."""
 TOP_COLOURS = (1, 2, 4, 8, 16, 32, 64)
+ERODE_RADII = (1, 2, 3)
+COHERENCE_EDGES = (0.5, 0.7, 0.85, 0.95)
+HALF_GRADIENT_EDGES = (0.01, 0.05, 0.15)
+FOREGROUND_TOP_COLOURS = (1, 3, 8, 24)
+LIGHTNESS_EDGES = (0.2, 0.5, 0.8)
+ORIENTATION_BINS = 8
 
 
 def _below(values: torch.Tensor, edges: tuple[float, ...]) -> torch.Tensor:
@@ -100,6 +112,86 @@ def tone_features(rgb: torch.Tensor) -> torch.Tensor:
     return torch.cat([means, spreads], 1)
 
 
+def _weighted_share(condition: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Share of the weighted pixels (N1HW weights) where `condition` holds, per image."""
+    return (condition.float() * weight).flatten(1).sum(1) / weight.flatten(1).sum(1).clamp_min(1.0)
+
+
+def _erode(mask: torch.Tensor) -> torch.Tensor:
+    """A boolean N1HW mask eroded by one pixel (3 x 3), the image edge counting as outside."""
+    inner = torch.zeros_like(mask)
+    inner[..., 1:-1, :] = mask[..., :-2, :] & mask[..., 1:-1, :] & mask[..., 2:, :]
+    out = torch.zeros_like(mask)
+    out[..., 1:-1] = inner[..., :-2] & inner[..., 1:-1] & inner[..., 2:]
+    return out
+
+
+def _box3(x: torch.Tensor) -> torch.Tensor:
+    """Sum over each pixel's 3 x 3 neighbourhood (zero outside), by shifted slices: much cheaper
+    on a CPU than a stride-1 pooling or convolution."""
+    rows = x.clone()
+    rows[..., 1:, :] += x[..., :-1, :]
+    rows[..., :-1, :] += x[..., 1:, :]
+    out = rows.clone()
+    out[..., 1:] += rows[..., :-1]
+    out[..., :-1] += rows[..., 1:]
+    return out
+
+
+def foreground_features(rgb: torch.Tensor, grey: torch.Tensor) -> torch.Tensor:
+    """Statistics of the foreground (the pixels unlike the border's colour) alone: stroke
+    thickness, local straightness and orientation spread of edges, half-scale gradients, and the
+    foreground's colour concentration, lightness and saturation."""
+    n = rgb.shape[0]
+    border = torch.cat([rgb[..., 0, :], rgb[..., -1, :], rgb[..., :, 0], rgb[..., :, -1]], 2)
+    ground = border.median(dim=2).values[..., None, None]
+    inside = (rgb - ground).abs().amax(1, keepdim=True) >= 0.06
+    mask = inside.float()
+    share = mask.flatten(1).mean(1).clamp_min(1e-3)
+    # Thickness: the share of the foreground still there after eroding by 1, 2, 3 pixels.
+    eroded, survivor = [], inside
+    for _ in ERODE_RADII:
+        survivor = _erode(survivor)
+        eroded.append(survivor.flatten(1).float().mean(1) / share)
+    gx = grey[..., 1:-1, 2:] - grey[..., 1:-1, :-2]
+    gy = grey[..., 2:, 1:-1] - grey[..., :-2, 1:-1]
+    strong = ((gx * gx + gy * gy) > 0.01).float()
+    jxx, jyy, jxy = _box3(gx * gx), _box3(gy * gy), _box3(gx * gy)
+    # Coherence sqrt((jxx - jyy)^2 + 4 jxy^2) / (jxx + jyy) below an edge, compared squared.
+    spread, energy = (jxx - jyy) ** 2 + 4 * jxy**2, (jxx + jyy).clamp_min(1e-6) ** 2
+    straight = [_weighted_share(spread < edge**2 * energy, strong) for edge in COHERENCE_EDGES]
+    angle = torch.atan2(gy, gx).remainder(math.pi)
+    bins = (angle * (ORIENTATION_BINS / math.pi)).to(torch.int64).clamp_(0, ORIENTATION_BINS - 1)
+    orientations = torch.zeros(n, ORIENTATION_BINS, dtype=rgb.dtype, device=rgb.device)
+    orientations.scatter_add_(1, bins.flatten(1), strong.flatten(1))
+    p = orientations / orientations.sum(1, keepdim=True).clamp_min(1.0)
+    orientation_entropy = -(p * torch.log(p.clamp_min(1e-9))).sum(1) / math.log(ORIENTATION_BINS)
+    half = nn.functional.avg_pool2d(grey, 2)
+    hx = half[..., 1:-1, 2:] - half[..., 1:-1, :-2]
+    hy = half[..., 2:, 1:-1] - half[..., :-2, 1:-1]
+    half_gradient = _below(hx * hx + hy * hy, tuple(edge**2 for edge in HALF_GRADIENT_EDGES))
+    levels = (rgb * (COLOUR_LEVELS - 1e-3)).to(torch.int64)
+    index = ((levels[:, 0] * COLOUR_LEVELS + levels[:, 1]) * COLOUR_LEVELS + levels[:, 2]).flatten(1)
+    hist = torch.zeros(n, COLOUR_LEVELS**3, dtype=rgb.dtype, device=rgb.device)
+    hist.scatter_add_(1, index, mask.flatten(1))
+    colours = hist / hist.sum(1, keepdim=True).clamp_min(1.0)
+    top = colours.topk(max(FOREGROUND_TOP_COLOURS), dim=1).values.cumsum(1)[:, [k - 1 for k in FOREGROUND_TOP_COLOURS]]
+    entropy = -(colours * torch.log(colours.clamp_min(1e-12))).sum(1, keepdim=True) / math.log(COLOUR_LEVELS**3)
+    lightness = [_weighted_share(grey < edge, mask) for edge in LIGHTNESS_EDGES]
+    high, low = rgb.amax(1, keepdim=True), rgb.amin(1, keepdim=True)
+    saturation = (mask * (high - low) / high.clamp_min(1e-3)).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1.0)
+    return torch.cat(
+        [
+            torch.stack([*eroded, *straight, orientation_entropy], 1),
+            half_gradient,
+            top,
+            entropy,
+            torch.stack([*lightness, saturation, share], 1),
+        ],
+        1,
+    )
+
+
 FEATURES = (
     *(f"top{k}_colours" for k in TOP_COLOURS),
     "colour_entropy",
@@ -117,17 +209,43 @@ FEATURES = (
     "saturation_spread",
     "value_spread",
 )
-"""The statistics in the order :class:`StyleStats` returns them."""
+"""The statistics of version 1 in the order :class:`StyleStats` returns them."""
+
+FOREGROUND_FEATURES = (
+    *(f"survives_erosion_{r}" for r in ERODE_RADII),
+    *(f"edge_coherence_below_{e}" for e in COHERENCE_EDGES),
+    "orientation_entropy",
+    *(f"half_scale_gradient_below_{e}" for e in HALF_GRADIENT_EDGES),
+    *(f"foreground_top{k}_colours" for k in FOREGROUND_TOP_COLOURS),
+    "foreground_colour_entropy",
+    *(f"foreground_lightness_below_{e}" for e in LIGHTNESS_EDGES),
+    "foreground_saturation",
+    "foreground",
+)
+"""What version 2 adds after :data:`FEATURES`."""
+
+
+def feature_names(version: int) -> tuple[str, ...]:
+    """The statistics a version computes, in order (version 0: none)."""
+    if version not in (0, 1, 2):
+        raise ValueError(f"unknown style statistics version {version}: expected 0, 1 or 2")
+    return (FEATURES if version >= 1 else ()) + (FOREGROUND_FEATURES if version >= 2 else ())
 
 
 class StyleStats(nn.Module):
     """Normalised NCHW input (see :func:`model.preprocess.normalize`) to N x `size` statistics (log scale)."""
 
-    size = len(FEATURES)
+    def __init__(self, version: int = 1) -> None:
+        super().__init__()
+        self.version = version
+        self.size = len(feature_names(version))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rgb = (x.float() * STD + MEAN).clamp(0, 1).contiguous()
         grey = 0.299 * rgb[:, 0:1] + 0.587 * rgb[:, 1:2] + 0.114 * rgb[:, 2:3]
-        features = torch.cat([colour_features(rgb), gradient_features(grey), tone_features(rgb)], 1)
+        parts = [colour_features(rgb), gradient_features(grey), tone_features(rgb)]
+        if self.version >= 2:
+            parts.append(foreground_features(rgb, grey))
+        features = torch.cat(parts, 1)
         # Shares near 0 carry the signal (a few % of soft ramps): a log scale spreads them out.
         return torch.log(features.clamp_min(0) + 1e-3)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from core.allocator import keep_freed_memory
 from core.settings import Settings
 from core.styles import STYLES
 from model import registry
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 SYNTHETIC = "synthetic"
 SYNTHETIC_SHARE = 0.25
 WIDTHS = (32, 64, 128, 192, 320)
+STATS = 2
+"""The style statistics version new models are built with (:func:`model.stats.feature_names`)."""
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,7 @@ def leave_source_out(corpus: Pool, synthetic: Pool, config: TrainConfig) -> dict
     logits = np.zeros((len(corpus), len(STYLES)), dtype=np.float32)
     for fold in range(config.folds):
         held = fold_of == fold
-        net = StyleNet(widths=WIDTHS, stats=True)
+        net = StyleNet(widths=WIDTHS, stats=STATS)
         fit(net, corpus.take(~held) + synthetic, config, desc=f"leave-source-out {fold + 1}/{config.folds}")
         logits[held] = predict_logits(net, corpus.pixels[held])
     # Cross-fitted calibration: each fold's temperature comes from the other folds' predictions.
@@ -245,7 +248,7 @@ def load_corpus(config: TrainConfig) -> Pool | None:
 def initial_net(config: TrainConfig) -> StyleNet:
     """Random weights, or the weights of `config.init` to fine-tune (at the input size it was made for)."""
     if config.init is None:
-        return StyleNet(widths=WIDTHS, stats=True)
+        return StyleNet(widths=WIDTHS, stats=STATS)
     start = StylePredictor.load(config.init)
     if start.image_size != config.image_size:
         raise DatasetError(
@@ -263,6 +266,7 @@ def train(
     if config.seed == TEST_SEED:
         raise DatasetError(f"seed {TEST_SEED} is reserved for the held-out test split")
     torch.set_num_threads(config.threads)
+    keep_freed_memory()
     registry.configure(settings)
     corpus = load_corpus(config)
     x_syn, y_syn = synthetic_split(config.n_train, config.seed, config.image_size)

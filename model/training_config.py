@@ -14,13 +14,13 @@ class TrainConfig:
     n_train: int = 4_000
     """Synthetic training images (mixed with the corpus, or alone)."""
     n_test: int = 2_000
-    epochs: int = 12
+    epochs: int = 10
     image_size: int = 128
     batch_size: int = 64
     lr: float = 3e-3
     seed: int = 1
     threads: int = 2
-    folds: int = 3
+    folds: int = 4
     """Leave-source-out folds over the corpus sources (0: no cross-validation, no calibration)."""
     reviews: Path | None = None
     """Exported reviews (a labelled folder, source `reviews`), added to the corpus."""
