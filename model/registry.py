@@ -26,9 +26,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHAMPION_DIR = Path(__file__).parent / "champion"
-SHIPPED = (Path(__file__).parent / "retired" / "v1-synthetic", CHAMPION_DIR)
-"""The shipped weights, oldest first: the registry holds each as a version (tag `shipped`), so a
-rollback to an earlier shipped model is `stylecat model promote V`."""
+RETIRED_DIR = Path(__file__).parent / "retired"
+SHIPPED = (
+    ("v1-synthetic", RETIRED_DIR / "v1-synthetic"),
+    ("v2-corpus", RETIRED_DIR / "v2-corpus"),
+    ("v3-foreground", CHAMPION_DIR),
+)
+"""The shipped weights (the name of each in tag `shipped`, its folder), oldest first: the registry
+holds each as a version, so a rollback to an earlier shipped model is `stylecat model promote V`."""
+RENAMED = {"champion": "v2-corpus"}
+"""Tags of shipped versions registered under an earlier name: version 2 was tagged with the name of
+the folder it shipped in, `champion`, until version 3 took that folder."""
 SHIPPED_TAG = "shipped"
 EXPERIMENT = "style-cnn"
 EVALUATION = "evaluation.json"
@@ -167,27 +175,32 @@ def promote(client: MlflowClient, name: str, version: str, alias: str) -> str | 
 
 
 def ensure_champion(client: MlflowClient, name: str) -> ResolvedModel:
-    """Register every shipped model the registry lacks (tag `shipped` = its folder name), oldest
+    """Register every shipped model the registry lacks (tag `shipped` = its name in `SHIPPED`), oldest
     first, and point `champion` at the newest one unless it already points at a model that is not
     an older shipped one (a trained model promoted by hand stays)."""
-    registered = {
-        v.tags.get(SHIPPED_TAG): v for v in client.search_model_versions(f"name = '{name}'") if v.tags.get(SHIPPED_TAG)
-    }
+    registered: dict[str, ModelVersion] = {}
+    for found in client.search_model_versions(f"name = '{name}'"):
+        tag = found.tags.get(SHIPPED_TAG)
+        if tag in RENAMED:
+            tag = RENAMED[tag]
+            client.set_model_version_tag(name, found.version, SHIPPED_TAG, tag)
+        if tag:
+            registered[tag] = found
     versions = []
-    for folder in SHIPPED:
-        if folder.name in registered:
-            known = registered[folder.name]
+    for shipped, folder in SHIPPED:
+        if shipped in registered:
+            known = registered[shipped]
             versions.append(str(known.version))
             if known.run_id and "test_accuracy" not in client.get_run(known.run_id).data.metrics:
                 for key, value in shipped_metrics(folder).items():  # registered before its metrics were logged
                     client.log_metric(known.run_id, key, value)
             continue
-        with mlflow.start_run(run_name=f"shipped-{folder.name}"):
+        with mlflow.start_run(run_name=f"shipped-{shipped}"):
             mlflow.log_params({"source": str(folder.relative_to(Path(__file__).parent.parent))})
             mlflow.log_metrics(shipped_metrics(folder))
             version = register(folder, name=name)
-        client.set_model_version_tag(name, version, SHIPPED_TAG, folder.name)
-        log.info("registered the shipped model %s as %s version %s", folder.name, name, version)
+        client.set_model_version_tag(name, version, SHIPPED_TAG, shipped)
+        log.info("registered the shipped model %s as %s version %s", shipped, name, version)
         versions.append(version)
     try:
         current: str | None = str(client.get_model_version_by_alias(name, "champion").version)

@@ -1,8 +1,8 @@
 """The challenger beside the champion (#11 item 3): shadow predictions are stored and change nothing,
 canary images are served by the challenger, and which images get which is fixed by the image id.
 
-The registry is a private MLflow store holding the two shipped versions: the corpus champion
-(version 2) and the synthetic-only v1, set as the challenger; they disagree on many images."""
+The registry is a private MLflow store holding the shipped versions: the champion (version 3) and
+the synthetic-only v1, set as the challenger; they answer differently."""
 
 from collections import Counter
 from collections.abc import Iterator
@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from core.settings import Settings, get_settings
-from db.models import Image, PredictionRole
+from db.models import Image, PredictionRole, StylePrediction
 from db.session import session_scope
 from model import registry
 from model.registry import CHAMPION_DIR, SHIPPED
@@ -49,7 +49,7 @@ def test_the_roles_follow_the_fractions_and_stay_with_each_image() -> None:
 def registry_with_challenger(shipped_registry: Path, tmp_path: Path, settings: Settings) -> Iterator[Settings]:
     own = settings.model_copy(update={"mlflow_tracking_uri": registry_copy(shipped_registry, tmp_path)})
     client = registry.configure(own)
-    assert registry.resolve(client, "models:/style-cnn@champion").version == "2"
+    assert registry.resolve(client, "models:/style-cnn@champion").version == "3"
     registry.promote(client, own.model_name, "1", "challenger")
     yield own
     registry.configure(get_settings())
@@ -79,12 +79,17 @@ def test_shadow_changes_nothing_and_the_canary_serves(clean_tables: None, regist
         if role == CANARY:  # the challenger set the style, and the image says which version did
             assert history[image_id] == {"canary": ("1", image.style)} and image.model_version == "1"
         else:  # the champion set the style; a shadow prediction beside it changed nothing
-            assert history[image_id]["served"] == ("2", image.style) and image.model_version == "2"
+            assert history[image_id]["served"] == ("3", image.style) and image.model_version == "3"
             assert set(history[image_id]) == ({"served", "shadow"} if role == SHADOW else {"served"})
         assert image.index_version == 2  # one write that search sees, shadow or not
     shadows = [history[i]["shadow"] for i in summary.shadow]
     assert {version for version, _ in shadows} == {"1"}
-    assert any(style != history[i]["served"][1] for i, (_, style) in zip(summary.shadow, shadows, strict=True))
+    with session_scope() as session:  # the shadow is the challenger's own answer, not a copy of the served one
+        confidence = {
+            (row.image_id, row.role): row.confidence
+            for row in session.scalars(select(StylePrediction).where(StylePrediction.image_id.in_(summary.shadow)))
+        }
+    assert all(confidence[i, "shadow"] != pytest.approx(confidence[i, "served"], abs=1e-6) for i in summary.shadow)
 
     again = categorize(image_ids=ids, classifier=classifier, settings=own, session_factory=session_scope)
     assert again.skipped == len(ids)  # each image is settled by the model that serves it, canary or not
@@ -103,7 +108,7 @@ def test_without_a_challenger_the_champion_serves_alone(clean_tables: None, regi
     assert len(summary.categorized) == 12 and not summary.shadow and not summary.canary
     assert summary.challenger_error is None
     assert {role for roles in history_by_role(ids).values() for role in roles} == {"served"}
-    assert {image.model_version for image in _images(ids).values()} == {"2"}
+    assert {image.model_version for image in _images(ids).values()} == {"3"}
 
 
 def test_the_sagemaker_backend_sends_the_challengers_images_to_its_endpoint(
@@ -115,7 +120,7 @@ def test_the_sagemaker_backend_sends_the_challengers_images_to_its_endpoint(
     with ExitStack() as stack:
         champion = stack.enter_context(_endpoint(CHAMPION_DIR, tmp_path / "champion.log"))
         challenger = ExitStack()
-        other = challenger.enter_context(_endpoint(SHIPPED[0], tmp_path / "challenger.log"))
+        other = challenger.enter_context(_endpoint(SHIPPED[0][1], tmp_path / "challenger.log"))
         stack.push(challenger)
         own = settings.model_copy(
             update={

@@ -88,7 +88,8 @@ def b64(data: bytes) -> str:
 
 def test_ping_names_the_loaded_model(server: str) -> None:
     body = httpx.get(f"{server}/ping").json()
-    assert body["status"] == "ok" and body["model"] == {"name": "style-cnn", "version": "2"}  # v1 stays for rollback
+    # the champion, version 3; versions 1 and 2 stay for rollback
+    assert body["status"] == "ok" and body["model"] == {"name": "style-cnn", "version": "3"}
 
 
 def test_json_batch_in_input_order(server: str) -> None:

@@ -148,16 +148,31 @@ def test_train_logs_a_run_registers_a_version_and_the_pyfunc_keeps_the_contract(
 def test_bootstrap_registers_the_shipped_lineage_and_keeps_a_promoted_model(own_store: Settings) -> None:
     client = registry.configure(own_store)
     first = registry.ensure_champion(client, own_store.model_name)
-    assert (first.version, registry.ensure_champion(client, own_store.model_name).version) == ("2", "2")
+    assert (first.version, registry.ensure_champion(client, own_store.model_name).version) == ("3", "3")
     shipped = {str(v.version): v.tags.get("shipped") for v in client.search_model_versions("name = 'style-cnn'")}
-    assert shipped == {"1": "v1-synthetic", "2": "champion"}
-    old = registry.load_predictor(registry.resolve(client, "models:/style-cnn/1"))
-    new = registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion"))
-    assert (old.image_size, old.net.stats) == (128, False) and new.net.stats and new.temperature > 0
+    assert shipped == {"1": "v1-synthetic", "2": "v2-corpus", "3": "v3-foreground"}
+    models = [registry.load_predictor(registry.resolve(client, f"models:/style-cnn/{v}")) for v in "123"]
+    assert [m.net.stats for m in models] == [0, 1, 2] and {m.image_size for m in models} == {128}
+    assert registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion")).temperature > 0
     result = train(TrainConfig(n_train=16, n_test=8, epochs=1, image_size=32, batch_size=8, threads=1), own_store)
-    assert result.version == "3"
-    assert registry.promote(client, own_store.model_name, "3", "champion") == "2"
-    assert registry.ensure_champion(client, own_store.model_name).version == "3"  # a promoted model stays
+    assert result.version == "4"
+    assert registry.promote(client, own_store.model_name, "4", "champion") == "3"
+    assert registry.ensure_champion(client, own_store.model_name).version == "4"  # a promoted model stays
+
+
+def test_a_registry_from_before_version_3_gets_it_and_keeps_versions_1_and_2(own_store: Settings) -> None:
+    """Versions 1 and 2 registered as the release before this one did (version 2 tagged `champion`,
+    the folder it shipped in): the bootstrap adds version 3, moves the alias, and renames the tag."""
+    from model.pyfunc import register
+
+    client = registry.configure(own_store)
+    for tag, (_, folder) in zip(("v1-synthetic", "champion"), registry.SHIPPED[:2], strict=True):
+        version = register(folder, name=own_store.model_name)
+        client.set_model_version_tag(own_store.model_name, version, registry.SHIPPED_TAG, tag)
+    registry.promote(client, own_store.model_name, "2", "champion")
+    assert registry.ensure_champion(client, own_store.model_name).version == "3"
+    shipped = {str(v.version): v.tags.get("shipped") for v in client.search_model_versions("name = 'style-cnn'")}
+    assert shipped == {"1": "v1-synthetic", "2": "v2-corpus", "3": "v3-foreground"}
     assert registry.promote(client, own_store.model_name, "1", "champion") == "3"  # roll back to v1
     assert registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion")).image_size == 128
 
@@ -217,6 +232,39 @@ def test_style_statistics_tell_fills_from_shading_and_strokes() -> None:
     top1, soft = FEATURES.index("top1_colours"), FEATURES.index("soft_ramps")
     assert stats[0, top1] > 0.7 and stats[1, top1] < 0.1 and stats[2, top1] > 0.7
     assert stats[1, soft] > 0.9 and stats[0, soft] < 0.05 and stats[2, soft] < 0.05
+
+
+@pytest.mark.unit
+def test_foreground_statistics_see_stroke_width_wobble_and_ignore_the_margin() -> None:
+    from model.preprocess import normalize
+    from model.stats import FEATURES, FOREGROUND_FEATURES, StyleStats, feature_names
+
+    def canvas() -> np.ndarray:
+        return np.full((96, 96, 3), 255, np.uint8)
+
+    thin, thick, wobbly, small = canvas(), canvas(), canvas(), canvas()
+    for row in range(16, 80, 12):
+        thin[row, 8:88] = 0
+        thick[row : row + 6, 8:88] = 0
+        for col in range(8, 88):  # the same strokes, drawn by a shaky hand
+            wobbly[row + int(round(2 * np.sin(col / 3.0))), col] = 0
+    small[40:56, 40:56] = (30, 120, 200)
+    large = canvas()
+    large[8:88, 8:88] = (30, 120, 200)
+    images = np.stack([thin, thick, wobbly, small, large])
+    assert feature_names(2) == FEATURES + FOREGROUND_FEATURES and feature_names(0) == ()
+    stats = StyleStats(2)(torch.from_numpy(normalize(images))).exp().numpy() - 1e-3
+    assert stats.shape == (5, len(FEATURES) + len(FOREGROUND_FEATURES))
+    column = {name: stats[:, i] for i, name in enumerate(feature_names(2))}
+    survives = column["survives_erosion_1"]
+    assert survives[0] < 0.05 and survives[1] > 0.5  # a one-pixel line erodes away, a 6-pixel bar does not
+    wavy = column["edge_coherence_below_0.85"]
+    assert wavy[2] > wavy[0] + 0.1  # the shaky strokes bend, the ruled ones run straight
+    top1 = column["foreground_top1_colours"]
+    assert abs(top1[3] - top1[4]) < 0.05 and top1[3] > 0.9  # the same fill, whatever the margin
+    assert column["foreground"][4] > 10 * column["foreground"][3]
+    with pytest.raises(ValueError, match="unknown style statistics version 3"):
+        feature_names(3)
 
 
 @pytest.mark.unit
@@ -304,14 +352,15 @@ def test_list_shows_each_versions_aliases_and_the_shipped_figures(own_store: Set
     result = CliRunner().invoke(app, ["model", "list", "--json"])
     assert result.exit_code == 0, result.output
     rows = {row["version"]: row for row in map(json.loads, result.stdout.strip().splitlines())}
-    assert {v: rows[v]["aliases"] for v in rows} == {"1": ["challenger"], "2": ["champion"]}
-    assert {v: rows[v]["shipped"] for v in rows} == {"1": "v1-synthetic", "2": "champion"}
+    assert {v: rows[v]["aliases"] for v in rows} == {"1": ["challenger"], "2": [], "3": ["champion"]}
+    assert {v: rows[v]["shipped"] for v in rows} == {"1": "v1-synthetic", "2": "v2-corpus", "3": "v3-foreground"}
     shipped = json.loads((registry.CHAMPION_DIR / registry.EVALUATION).read_text())
-    assert rows["2"]["metrics"]["test_accuracy"] == shipped["synthetic_held_out"]["accuracy"]
-    assert rows["2"]["metrics"]["lso_accuracy"] == shipped["leave_source_out"]["accuracy"]
+    assert rows["3"]["metrics"]["test_accuracy"] == shipped["synthetic_held_out"]["accuracy"]
+    assert rows["3"]["metrics"]["lso_accuracy"] == shipped["leave_source_out"]["accuracy"]
     assert rows["1"]["metrics"]["test_accuracy"] > 0.9 and "lso_accuracy" not in rows["1"]["metrics"]
     table = CliRunner().invoke(app, ["model", "list"]).stdout
-    assert "aliases champion" in table and "aliases challenger" in table and "test_accuracy 0.8980" in table
+    accuracy = f"test_accuracy {shipped['synthetic_held_out']['accuracy']:.4f}"
+    assert "aliases champion" in table and "aliases challenger" in table and accuracy in table
 
 
 @pytest.mark.unit
