@@ -5,7 +5,7 @@ bad is halted by the canary watch (beat) and its images go back to the champion,
 a worse version and accepts a better one, `rollback` restores the champion before, and a backfill
 after a promotion re-categorizes only what the old model predicted, never a reviewed image.
 
-The registry is a copy of a private MLflow store with the shipped versions 1 and 2; then what the
+The registry is a copy of a private MLflow store with the shipped versions 1, 2 and 3; then what the
 test trains."""
 
 import os
@@ -97,7 +97,7 @@ def test_reviews_retrain_shadow_canary_promote_rollback_backfill(
             review(image_id, truth[image_id])
         retrained = cli("retrain", "--holdout", "0.2", *TINY, *GATES)
         assert retrained.returncode == 0, retrained.stderr[-3000:]
-        assert "registered version 3 with alias challenger" in retrained.stdout
+        assert "registered version 4 with alias challenger" in retrained.stdout
 
         # 2. Shadow: half the images also get the challenger's prediction, and nothing else changes
         workers(STYLECAT_SHADOW_FRACTION="0.5")
@@ -107,23 +107,23 @@ def test_reviews_retrain_shadow_canary_promote_rollback_backfill(
         )
         history = history_by_role(second)
         assert sorted(i for i in second if "shadow" in history[i]) == shadowed and 0 < len(shadowed) < 40
-        assert {history[i]["shadow"][0] for i in shadowed} == {"3"}
-        assert set(_versions(second).values()) == {"2"}
+        assert {history[i]["shadow"][0] for i in shadowed} == {"4"}
+        assert set(_versions(second).values()) == {"3"}
         wait_for(
-            lambda: [d["model_version"] for d in _indexed(second, settings).values()] == ["2"] * 40,
+            lambda: [d["model_version"] for d in _indexed(second, settings).values()] == ["3"] * 40,
             60,
             "the shadow batch in search, as categorized",
         )
         docs = _indexed(second, settings)
         wrong = {
-            i: docs[i] for i in second if (docs[i]["model_version"], docs[i]["style"]) != ("2", history[i]["served"][1])
+            i: docs[i] for i in second if (docs[i]["model_version"], docs[i]["style"]) != ("3", history[i]["served"][1])
         }
         assert not wrong, (wrong, history)
 
         # 3. A canary forced to be bad: reviewers correct what it served; the watch halts it
         trained = cli("train", *TINY, "--folds", "0")
-        assert trained.returncode == 0 and "registered style-cnn version 4" in trained.stdout, trained.stderr[-3000:]
-        assert cli("model", "promote", "4", "--alias", "challenger").returncode == 0
+        assert trained.returncode == 0 and "registered style-cnn version 5" in trained.stdout, trained.stderr[-3000:]
+        assert cli("model", "promote", "5", "--alias", "challenger").returncode == 0
         workers(STYLECAT_SHADOW_FRACTION="0", STYLECAT_CANARY_FRACTION="0.5")
         pipeline.beat()
         third = send(40, 13)
@@ -139,35 +139,35 @@ def test_reviews_retrain_shadow_canary_promote_rollback_backfill(
 
         def halted() -> CanaryHalt | None:
             with session_scope() as session:
-                return session.scalar(select(CanaryHalt).where(CanaryHalt.model_version == "4"))
+                return session.scalar(select(CanaryHalt).where(CanaryHalt.model_version == "5"))
 
         wait_for(lambda: halted() is not None, 60, f"the canary watch\n{pipeline.processes['beat'].tail()}")
         rest = served_by_canary[12:]
-        wait_for(lambda: set(_versions(rest).values()) == {"2"}, 120, "the canary's images back to the champion")
+        wait_for(lambda: set(_versions(rest).values()) == {"3"}, 120, "the canary's images back to the champion")
         status = cli("model", "status")
         # halted as soon as 10 corrections were in (STYLECAT_CANARY_MIN_REVIEWS), maybe before the 12th
-        assert re.search(r"canary version 4: HALTED at .*: disagrees with (1[0-2]) of \1 reviews", status.stdout), (
+        assert re.search(r"canary version 5: HALTED at .*: disagrees with (1[0-2]) of \1 reviews", status.stdout), (
             status.stdout
         )
 
         # 4. Gated promotion and rollback
-        refused = cli("model", "promote", "4", *GATES)
+        refused = cli("model", "promote", "5", *GATES)
         assert refused.returncode == 1 and "falls short" in refused.stdout + refused.stderr
-        assert cli("model", "promote", "4", "--force", *GATES).returncode == 0
+        assert cli("model", "promote", "5", "--force", *GATES).returncode == 0
         fourth = send(8, 14)  # categorized by the forced champion
-        assert set(_versions(fourth).values()) == {"4"}
-        accepted = cli("model", "promote", "2", *GATES)
+        assert set(_versions(fourth).values()) == {"5"}
+        accepted = cli("model", "promote", "3", *GATES)
         assert accepted.returncode == 0 and "passes every gate" in accepted.stdout, accepted.stdout + accepted.stderr
         rolled = cli("model", "rollback")
-        assert "alias champion: 2 -> 4" in rolled.stdout
+        assert "alias champion: 3 -> 5" in rolled.stdout
         rolled = cli("model", "rollback")
-        assert "alias champion: 4 -> 2" in rolled.stdout
+        assert "alias champion: 5 -> 3" in rolled.stdout
 
         # 5. After the promotion, a backfill re-runs what the old model predicted, never a review
-        backfilled = cli("backfill", "--model-version", "2")
+        backfilled = cli("backfill", "--model-version", "3")
         assert backfilled.returncode == 0 and "enqueued 8 images" in backfilled.stdout, backfilled.stdout
-        wait_for(lambda: set(_versions(fourth).values()) == {"2"}, 120, "the backfill")
-        assert set(_versions(corrected).values()) == {"4"}  # reviewed: left alone
+        wait_for(lambda: set(_versions(fourth).values()) == {"3"}, 120, "the backfill")
+        assert set(_versions(corrected).values()) == {"5"}  # reviewed: left alone
         with session_scope() as session:
             kept = dict(session.execute(select(Image.id, Image.style).where(Image.id.in_(corrected))).all())
         assert [i for i in corrected if kept[i] == history[i]["canary"][1]] == []  # the reviews stand
