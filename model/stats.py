@@ -65,11 +65,20 @@ def colour_features(rgb: torch.Tensor) -> torch.Tensor:
     return torch.cat([top, entropy, used], 1)
 
 
-def gradient_features(grey: torch.Tensor) -> torch.Tensor:
+def _gradients(grey: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Central differences of the luminance, x and y, on the pixels that have both neighbours."""
+    return grey[..., 1:-1, 2:] - grey[..., 1:-1, :-2], grey[..., 2:, 1:-1] - grey[..., :-2, 1:-1]
+
+
+def _ground(rgb: torch.Tensor) -> torch.Tensor:
+    """The background colour: the median of the border pixels, per image and channel (N3HW-broadcastable)."""
+    border = torch.cat([rgb[..., 0, :], rgb[..., -1, :], rgb[..., :, 0], rgb[..., :, -1]], 2)
+    return border.median(dim=2).values[..., None, None]
+
+
+def gradient_features(grey: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
     """Gradient and Laplacian magnitude histograms, the share of soft ramps (shading), and the
     spread of edge orientations among clear edges."""
-    gx = grey[..., 1:-1, 2:] - grey[..., 1:-1, :-2]
-    gy = grey[..., 2:, 1:-1] - grey[..., :-2, 1:-1]
     centre = grey[..., 1:-1, 1:-1]
     laplace = (
         grey[..., 1:-1, 2:] + grey[..., 1:-1, :-2] + grey[..., 2:, 1:-1] + grey[..., :-2, 1:-1] - 4 * centre
@@ -97,14 +106,12 @@ def gradient_features(grey: torch.Tensor) -> torch.Tensor:
     )
 
 
-def tone_features(rgb: torch.Tensor) -> torch.Tensor:
+def tone_features(rgb: torch.Tensor, ground: torch.Tensor) -> torch.Tensor:
     """Saturation and value moments, near-white and near-black shares, and how much of the
     picture is its background (the colour of the border)."""
     sample = rgb[..., ::2, ::2]
     high, low = sample.amax(1), sample.amin(1)
     saturation = (high - low) / high.clamp_min(1e-3)
-    border = torch.cat([rgb[..., 0, :], rgb[..., -1, :], rgb[..., :, 0], rgb[..., :, -1]], 2)
-    ground = border.median(dim=2).values[..., None, None]
     background = (sample - ground).abs().amax(1) < 0.06
     parts = [saturation, high, low > 0.92, high < 0.2, background]
     means = torch.stack([part.float().flatten(1).mean(1) for part in parts], 1)
@@ -138,13 +145,13 @@ def _box3(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def foreground_features(rgb: torch.Tensor, grey: torch.Tensor) -> torch.Tensor:
+def foreground_features(
+    rgb: torch.Tensor, grey: torch.Tensor, ground: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor
+) -> torch.Tensor:
     """Statistics of the foreground (the pixels unlike the border's colour) alone: stroke
     thickness, local straightness and orientation spread of edges, half-scale gradients, and the
     foreground's colour concentration, lightness and saturation."""
     n = rgb.shape[0]
-    border = torch.cat([rgb[..., 0, :], rgb[..., -1, :], rgb[..., :, 0], rgb[..., :, -1]], 2)
-    ground = border.median(dim=2).values[..., None, None]
     inside = (rgb - ground).abs().amax(1, keepdim=True) >= 0.06
     mask = inside.float()
     share = mask.flatten(1).mean(1).clamp_min(1e-3)
@@ -153,8 +160,6 @@ def foreground_features(rgb: torch.Tensor, grey: torch.Tensor) -> torch.Tensor:
     for _ in ERODE_RADII:
         survivor = _erode(survivor)
         eroded.append(survivor.flatten(1).float().mean(1) / share)
-    gx = grey[..., 1:-1, 2:] - grey[..., 1:-1, :-2]
-    gy = grey[..., 2:, 1:-1] - grey[..., :-2, 1:-1]
     strong = ((gx * gx + gy * gy) > 0.01).float()
     jxx, jyy, jxy = _box3(gx * gx), _box3(gy * gy), _box3(gx * gy)
     # Coherence sqrt((jxx - jyy)^2 + 4 jxy^2) / (jxx + jyy) below an edge, compared squared.
@@ -243,9 +248,10 @@ class StyleStats(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rgb = (x.float() * STD + MEAN).clamp(0, 1).contiguous()
         grey = 0.299 * rgb[:, 0:1] + 0.587 * rgb[:, 1:2] + 0.114 * rgb[:, 2:3]
-        parts = [colour_features(rgb), gradient_features(grey), tone_features(rgb)]
+        (gx, gy), ground = _gradients(grey), _ground(rgb)  # shared by the parts below
+        parts = [colour_features(rgb), gradient_features(grey, gx, gy), tone_features(rgb, ground)]
         if self.version >= 2:
-            parts.append(foreground_features(rgb, grey))
+            parts.append(foreground_features(rgb, grey, ground, gx, gy))
         features = torch.cat(parts, 1)
         # Shares near 0 carry the signal (a few % of soft ramps): a log scale spreads them out.
         return torch.log(features.clamp_min(0) + 1e-3)
