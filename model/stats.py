@@ -42,11 +42,9 @@ ORIENTATION_BINS = 8
 def _below(values: torch.Tensor, edges: tuple[float, ...]) -> torch.Tensor:
     """Share of each image's values below each edge (a cumulative histogram), N x len(edges)."""
     flat = values.flatten(1)
-    # How many edges each value reaches, counted per image in one pass, then accumulated.
-    reached = torch.bucketize(flat, torch.tensor(edges, dtype=flat.dtype, device=flat.device), right=True)
-    counts = torch.zeros(flat.shape[0], len(edges) + 1, dtype=flat.dtype, device=flat.device)
-    counts.scatter_add_(1, reached, torch.ones_like(flat))
-    return counts.cumsum(1)[:, :-1] / flat.shape[1]
+    # One comparison per edge: faster on a CPU than bucketing every value (torch.bucketize runs on
+    # one thread), and the same counts.
+    return torch.stack([(flat < edge).sum(1, dtype=flat.dtype) for edge in edges], 1) / flat.shape[1]
 
 
 def colour_features(rgb: torch.Tensor) -> torch.Tensor:
