@@ -12,6 +12,12 @@ from db.models import StylePrediction
 from db.session import session_scope
 from db.writes import NewImage, create_image
 from model import synthetic
+from model.registry import SHIPPED
+
+CHAMPION = str(len(SHIPPED))
+"""The champion's version on a fresh registry: the shipped weights are versions 1..n, the newest the champion."""
+FIRST_TRAINED, SECOND_TRAINED = str(len(SHIPPED) + 1), str(len(SHIPPED) + 2)
+"""The versions a test's first and second trained models get on a fresh registry."""
 
 PROBS = {
     "3d": {"3d": 0.91, "flat": 0.03, "hand_drawn": 0.03, "line_art": 0.03},

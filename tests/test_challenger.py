@@ -1,7 +1,7 @@
 """The challenger beside the champion (#11 item 3): shadow predictions are stored and change nothing,
 canary images are served by the challenger, and which images get which is fixed by the image id.
 
-The registry is a private MLflow store holding the shipped versions: the champion (version 3) and
+The registry is a private MLflow store holding the shipped versions: the champion (the newest) and
 the synthetic-only v1, set as the challenger; they answer differently."""
 
 from collections import Counter
@@ -19,7 +19,7 @@ from db.session import session_scope
 from model import registry
 from model.registry import CHAMPION_DIR, SHIPPED
 from tests.conftest import registry_copy
-from tests.factories import history_by_role
+from tests.factories import CHAMPION, history_by_role
 from tests.faults import catalogue
 from tests.processes import serving
 from worker.categorize import categorize
@@ -49,7 +49,7 @@ def test_the_roles_follow_the_fractions_and_stay_with_each_image() -> None:
 def registry_with_challenger(shipped_registry: Path, tmp_path: Path, settings: Settings) -> Iterator[Settings]:
     own = settings.model_copy(update={"mlflow_tracking_uri": registry_copy(shipped_registry, tmp_path)})
     client = registry.configure(own)
-    assert registry.resolve(client, "models:/style-cnn@champion").version == "3"
+    assert registry.resolve(client, "models:/style-cnn@champion").version == CHAMPION
     registry.promote(client, own.model_name, "1", "challenger")
     yield own
     registry.configure(get_settings())
@@ -79,7 +79,7 @@ def test_shadow_changes_nothing_and_the_canary_serves(clean_tables: None, regist
         if role == CANARY:  # the challenger set the style, and the image says which version did
             assert history[image_id] == {"canary": ("1", image.style)} and image.model_version == "1"
         else:  # the champion set the style; a shadow prediction beside it changed nothing
-            assert history[image_id]["served"] == ("3", image.style) and image.model_version == "3"
+            assert history[image_id]["served"] == (CHAMPION, image.style) and image.model_version == CHAMPION
             assert set(history[image_id]) == ({"served", "shadow"} if role == SHADOW else {"served"})
         assert image.index_version == 2  # one write that search sees, shadow or not
     shadows = [history[i]["shadow"] for i in summary.shadow]
@@ -108,7 +108,7 @@ def test_without_a_challenger_the_champion_serves_alone(clean_tables: None, regi
     assert len(summary.categorized) == 12 and not summary.shadow and not summary.canary
     assert summary.challenger_error is None
     assert {role for roles in history_by_role(ids).values() for role in roles} == {"served"}
-    assert {image.model_version for image in _images(ids).values()} == {"3"}
+    assert {image.model_version for image in _images(ids).values()} == {CHAMPION}
 
 
 def test_the_sagemaker_backend_sends_the_challengers_images_to_its_endpoint(

@@ -22,7 +22,7 @@ from producer.lifecycle import trained_reviews
 from producer.retrain import HOLDOUT_SALT
 from stylecat.cli import app
 from tests.conftest import registry_copy
-from tests.factories import illustration
+from tests.factories import CHAMPION, FIRST_TRAINED, SECOND_TRAINED, illustration
 from tests.faults import catalogue
 from worker import canary
 from worker.categorize import categorize
@@ -34,12 +34,12 @@ N = ["--n", "200"]
 
 @pytest.fixture(scope="module")
 def tiny_lineage(shipped_registry: Path, tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Path:
-    """The shipped versions and a tiny version 4, registered once for this module's tests."""
+    """The shipped versions and a tiny trained version after them, registered once for this module's tests."""
     folder = tmp_path_factory.mktemp("lineage")
     own = settings.model_copy(update={"mlflow_tracking_uri": registry_copy(shipped_registry, folder)})
     registry.configure(own)
     tiny = TrainConfig(n_train=16, n_test=8, epochs=1, image_size=32, batch_size=8, threads=1)
-    assert train(tiny, own).version == "4"
+    assert train(tiny, own).version == FIRST_TRAINED
     registry.configure(settings)
     return folder / "mlflow.db"
 
@@ -69,26 +69,29 @@ def _aliases(settings: Settings) -> dict[str, str]:
 
 
 def test_promote_refuses_a_worse_model_and_rollback_restores(clean_tables: None, lineage: Settings) -> None:
-    code, output = _run("model", "promote", "4", *N)
+    code, output = _run("model", "promote", FIRST_TRAINED, *N)
     assert code == 1, output
     assert "evaluation: accuracy" in output and "not promoted (--force overrides)" in output
-    assert _aliases(lineage) == {"champion": "3"}
+    assert _aliases(lineage) == {"champion": CHAMPION}
 
-    code, output = _run("model", "promote", "4", "--force", *N)
-    assert code == 0 and "alias champion: 3 -> 4" in output, output
-    assert _aliases(lineage) == {"champion": "4", "previous": "3"}
+    code, output = _run("model", "promote", FIRST_TRAINED, "--force", *N)
+    assert code == 0 and f"alias champion: {CHAMPION} -> {FIRST_TRAINED}" in output, output
+    assert _aliases(lineage) == {"champion": FIRST_TRAINED, "previous": CHAMPION}
 
     code, output = _run("model", "rollback")
-    assert code == 0 and "alias champion: 4 -> 3" in output, output
-    assert _aliases(lineage) == {"champion": "3", "previous": "4"}
+    assert code == 0 and f"alias champion: {FIRST_TRAINED} -> {CHAMPION}" in output, output
+    assert _aliases(lineage) == {"champion": CHAMPION, "previous": FIRST_TRAINED}
 
-    code, output = _run("model", "promote", "4", "--alias", "champion", "--force", *N)
+    code, output = _run("model", "promote", FIRST_TRAINED, "--alias", "champion", "--force", *N)
     assert code == 0
-    code, output = _run("model", "promote", "3", "--alias", "challenger")  # other aliases move without gates
-    assert code == 0 and _aliases(lineage) == {"champion": "4", "previous": "3", "challenger": "3"}
+    code, output = _run("model", "promote", CHAMPION, "--alias", "challenger")  # other aliases move without gates
+    assert code == 0 and _aliases(lineage) == {"champion": FIRST_TRAINED, "previous": CHAMPION, "challenger": CHAMPION}
     code, output = _run("model", "promote", "challenger", *N)  # better than the tiny champion on every gate
     assert code == 0 and "passes every gate" in output, output
-    assert _aliases(lineage) == {"champion": "3", "previous": "4"}  # a promoted challenger is no longer one
+    assert _aliases(lineage) == {
+        "champion": CHAMPION,
+        "previous": FIRST_TRAINED,
+    }  # a promoted challenger is no longer one
 
 
 def test_rollback_without_a_previous_version_says_so(lineage: Settings) -> None:
@@ -113,8 +116,8 @@ def test_compare_scores_held_out_reviews_and_reads_the_shadow(clean_tables: None
     code, output = _run("model", "compare", "--json", *N)
     assert code == 0, output
     found = json.loads(output.strip().splitlines()[-1])
-    assert (found["champion"], found["challenger"]) == ("3", "1")
-    for version in ("1", "3"):
+    assert (found["champion"], found["challenger"]) == (CHAMPION, "1")
+    for version in ("1", CHAMPION):
         assert found["sets"][version]["evaluation"]["n"] == 200
         assert found["sets"][version]["held_out_reviews"]["n"] == 10
         assert found["sets"][version]["held_out_reviews"]["recall"]["hand_drawn"] in [i / 10 for i in range(11)]
@@ -134,23 +137,26 @@ def test_retrain_trains_on_most_reviews_and_is_scored_on_the_rest(clean_tables: 
     code, output = _run("retrain", "--holdout", "0.3", *tiny, *N)
     assert code == 0, output
     held = sorted(i for i in ids if share(i, HOLDOUT_SALT) < 0.3)
-    assert f"trained on {30 - len(held)} reviewed images ({len(held)} held out); registered version 5" in output
+    assert (
+        f"trained on {30 - len(held)} reviewed images ({len(held)} held out); registered version {SECOND_TRAINED}"
+        in output
+    )
     assert 0 < len(held) < 30
-    assert _aliases(lineage) == {"champion": "3", "challenger": "5"}
+    assert _aliases(lineage) == {"champion": CHAMPION, "challenger": SECOND_TRAINED}
 
     client = registry.configure(lineage)
-    assert sorted(trained_reviews(client, lineage.model_name, "5")) == sorted(set(ids) - set(held))
-    run = client.get_run(client.get_model_version(lineage.model_name, "5").run_id)
+    assert sorted(trained_reviews(client, lineage.model_name, SECOND_TRAINED)) == sorted(set(ids) - set(held))
+    run = client.get_run(client.get_model_version(lineage.model_name, SECOND_TRAINED).run_id)
     assert run.data.params["init"] != "None" and run.data.params["reviews"] != "None"  # fine-tuned from the champion
     code, output = _run("model", "compare", "--json", *N)
     found = json.loads(output.strip().splitlines()[-1])
-    assert found["sets"]["5"]["held_out_reviews"]["n"] == len(held)  # never scored on what it trained on
+    assert found["sets"][SECOND_TRAINED]["held_out_reviews"]["n"] == len(held)  # never scored on what it trained on
 
 
 def test_a_bad_canary_is_halted_and_its_images_go_back_to_the_champion(clean_tables: None, lineage: Settings) -> None:
-    """The tiny version 4 as the canary for half the images; reviewers correct 24 of the images it
+    """The tiny trained version as the canary for half the images; reviewers correct 24 of the images it
     served (a canary forced to be bad); the canary watch halts it and re-sends the others."""
-    registry.promote(registry.configure(lineage), lineage.model_name, "4", "challenger")
+    registry.promote(registry.configure(lineage), lineage.model_name, FIRST_TRAINED, "challenger")
     own = lineage.model_copy(update={"canary_fraction": 0.5})
     classifier = LocalClassifier(own)
     ids = catalogue(80, own)
@@ -158,7 +164,7 @@ def test_a_bad_canary_is_halted_and_its_images_go_back_to_the_champion(clean_tab
     served = sorted(summary.canary)
     assert len(served) > 30
     client = redis_client(own.redis_url)
-    canary.count_attempts(client, ModelRef(own.model_name, "4", "local"), len(summary.canary), 0)
+    canary.count_attempts(client, ModelRef(own.model_name, FIRST_TRAINED, "local"), len(summary.canary), 0)
     with session_scope() as session:
         by_canary = {
             p.image_id: p.style
@@ -177,20 +183,20 @@ def test_a_bad_canary_is_halted_and_its_images_go_back_to_the_champion(clean_tab
     )
     assert quiet == [] and sent == []  # 24 reviews are fewer than asked for: no verdict yet
     [halt] = canary.watch(session_factory=session_scope, client=client, settings=own, send=sent.extend)
-    assert halt.model_version == "4" and "disagrees with 24 of 24 reviews" in halt.reason
+    assert halt.model_version == FIRST_TRAINED and "disagrees with 24 of 24 reviews" in halt.reason
     assert sorted(sent) == served[24:] and halt.requeued == len(served) - 24  # reviewed ones are kept
     assert canary.watch(session_factory=session_scope, client=client, settings=own, send=sent.extend) == []
 
     again = categorize(image_ids=sent, classifier=classifier, settings=own, session_factory=session_scope)
     assert sorted(again.categorized) == sorted(sent) and not again.canary  # halted: the champion serves
     with session_scope() as session:
-        assert set(session.scalars(select(Image.model_version).where(Image.id.in_(sent)))) == {"3"}
+        assert set(session.scalars(select(Image.model_version).where(Image.id.in_(sent)))) == {CHAMPION}
 
     code, output = _run("model", "status", "--json")
     found = json.loads(output.strip().splitlines()[-1])
-    assert found["aliases"] == {"champion": "3", "challenger": "4"} and found["canary_fraction"] == 0.0
+    assert found["aliases"] == {"champion": CHAMPION, "challenger": FIRST_TRAINED} and found["canary_fraction"] == 0.0
     [state] = found["canaries"]
-    assert state["version"] == "4" and "disagrees" in state["halted"]["reason"]
+    assert state["version"] == FIRST_TRAINED and "disagrees" in state["halted"]["reason"]
     assert state["signals"]["reviewed"] == 24 and state["signals"]["disagreement"] == 1.0
 
 

@@ -5,8 +5,8 @@ bad is halted by the canary watch (beat) and its images go back to the champion,
 a worse version and accepts a better one, `rollback` restores the champion before, and a backfill
 after a promotion re-categorizes only what the old model predicted, never a reviewed image.
 
-The registry is a copy of a private MLflow store with the shipped versions 1, 2 and 3; then what the
-test trains."""
+The registry is a copy of a private MLflow store with the shipped versions (the newest the
+champion); then what the test trains."""
 
 import os
 import re
@@ -22,7 +22,7 @@ from db.models import CanaryHalt, Image, PredictionRole
 from db.session import session_scope
 from search.client import get_client
 from tests.conftest import registry_copy
-from tests.factories import history_by_role, illustration
+from tests.factories import CHAMPION, FIRST_TRAINED, SECOND_TRAINED, history_by_role, illustration
 from tests.faults import FAULT_ENV, Pipeline, statuses, upload
 from tests.processes import STYLECAT, wait_for
 from worker.challenger import challenger_roles
@@ -97,7 +97,7 @@ def test_reviews_retrain_shadow_canary_promote_rollback_backfill(
             review(image_id, truth[image_id])
         retrained = cli("retrain", "--holdout", "0.2", *TINY, *GATES)
         assert retrained.returncode == 0, retrained.stderr[-3000:]
-        assert "registered version 4 with alias challenger" in retrained.stdout
+        assert f"registered version {FIRST_TRAINED} with alias challenger" in retrained.stdout
 
         # 2. Shadow: half the images also get the challenger's prediction, and nothing else changes
         workers(STYLECAT_SHADOW_FRACTION="0.5")
@@ -107,23 +107,27 @@ def test_reviews_retrain_shadow_canary_promote_rollback_backfill(
         )
         history = history_by_role(second)
         assert sorted(i for i in second if "shadow" in history[i]) == shadowed and 0 < len(shadowed) < 40
-        assert {history[i]["shadow"][0] for i in shadowed} == {"4"}
-        assert set(_versions(second).values()) == {"3"}
+        assert {history[i]["shadow"][0] for i in shadowed} == {FIRST_TRAINED}
+        assert set(_versions(second).values()) == {CHAMPION}
         wait_for(
-            lambda: [d["model_version"] for d in _indexed(second, settings).values()] == ["3"] * 40,
+            lambda: [d["model_version"] for d in _indexed(second, settings).values()] == [CHAMPION] * 40,
             60,
             "the shadow batch in search, as categorized",
         )
         docs = _indexed(second, settings)
         wrong = {
-            i: docs[i] for i in second if (docs[i]["model_version"], docs[i]["style"]) != ("3", history[i]["served"][1])
+            i: docs[i]
+            for i in second
+            if (docs[i]["model_version"], docs[i]["style"]) != (CHAMPION, history[i]["served"][1])
         }
         assert not wrong, (wrong, history)
 
         # 3. A canary forced to be bad: reviewers correct what it served; the watch halts it
         trained = cli("train", *TINY, "--folds", "0")
-        assert trained.returncode == 0 and "registered style-cnn version 5" in trained.stdout, trained.stderr[-3000:]
-        assert cli("model", "promote", "5", "--alias", "challenger").returncode == 0
+        assert trained.returncode == 0 and f"registered style-cnn version {SECOND_TRAINED}" in trained.stdout, (
+            trained.stderr[-3000:]
+        )
+        assert cli("model", "promote", SECOND_TRAINED, "--alias", "challenger").returncode == 0
         workers(STYLECAT_SHADOW_FRACTION="0", STYLECAT_CANARY_FRACTION="0.5")
         pipeline.beat()
         third = send(40, 13)
@@ -139,35 +143,35 @@ def test_reviews_retrain_shadow_canary_promote_rollback_backfill(
 
         def halted() -> CanaryHalt | None:
             with session_scope() as session:
-                return session.scalar(select(CanaryHalt).where(CanaryHalt.model_version == "5"))
+                return session.scalar(select(CanaryHalt).where(CanaryHalt.model_version == SECOND_TRAINED))
 
         wait_for(lambda: halted() is not None, 60, f"the canary watch\n{pipeline.processes['beat'].tail()}")
         rest = served_by_canary[12:]
-        wait_for(lambda: set(_versions(rest).values()) == {"3"}, 120, "the canary's images back to the champion")
+        wait_for(lambda: set(_versions(rest).values()) == {CHAMPION}, 120, "the canary's images back to the champion")
         status = cli("model", "status")
         # halted as soon as 10 corrections were in (STYLECAT_CANARY_MIN_REVIEWS), maybe before the 12th
-        assert re.search(r"canary version 5: HALTED at .*: disagrees with (1[0-2]) of \1 reviews", status.stdout), (
-            status.stdout
-        )
+        assert re.search(
+            rf"canary version {SECOND_TRAINED}: HALTED at .*: disagrees with (1[0-2]) of \1 reviews", status.stdout
+        ), status.stdout
 
         # 4. Gated promotion and rollback
-        refused = cli("model", "promote", "5", *GATES)
+        refused = cli("model", "promote", SECOND_TRAINED, *GATES)
         assert refused.returncode == 1 and "falls short" in refused.stdout + refused.stderr
-        assert cli("model", "promote", "5", "--force", *GATES).returncode == 0
+        assert cli("model", "promote", SECOND_TRAINED, "--force", *GATES).returncode == 0
         fourth = send(8, 14)  # categorized by the forced champion
-        assert set(_versions(fourth).values()) == {"5"}
-        accepted = cli("model", "promote", "3", *GATES)
+        assert set(_versions(fourth).values()) == {SECOND_TRAINED}
+        accepted = cli("model", "promote", CHAMPION, *GATES)
         assert accepted.returncode == 0 and "passes every gate" in accepted.stdout, accepted.stdout + accepted.stderr
         rolled = cli("model", "rollback")
-        assert "alias champion: 3 -> 5" in rolled.stdout
+        assert f"alias champion: {CHAMPION} -> {SECOND_TRAINED}" in rolled.stdout
         rolled = cli("model", "rollback")
-        assert "alias champion: 5 -> 3" in rolled.stdout
+        assert f"alias champion: {SECOND_TRAINED} -> {CHAMPION}" in rolled.stdout
 
         # 5. After the promotion, a backfill re-runs what the old model predicted, never a review
-        backfilled = cli("backfill", "--model-version", "3")
+        backfilled = cli("backfill", "--model-version", CHAMPION)
         assert backfilled.returncode == 0 and "enqueued 8 images" in backfilled.stdout, backfilled.stdout
-        wait_for(lambda: set(_versions(fourth).values()) == {"3"}, 120, "the backfill")
-        assert set(_versions(corrected).values()) == {"5"}  # reviewed: left alone
+        wait_for(lambda: set(_versions(fourth).values()) == {CHAMPION}, 120, "the backfill")
+        assert set(_versions(corrected).values()) == {SECOND_TRAINED}  # reviewed: left alone
         with session_scope() as session:
             kept = dict(session.execute(select(Image.id, Image.style).where(Image.id.in_(corrected))).all())
         assert [i for i in corrected if kept[i] == history[i]["canary"][1]] == []  # the reviews stand

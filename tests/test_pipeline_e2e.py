@@ -17,7 +17,7 @@ from core.queues import Queue
 from core.settings import Settings
 from db.models import StylePrediction
 from db.session import session_scope
-from tests.factories import illustration, plain_png
+from tests.factories import CHAMPION, illustration, plain_png
 from tests.faults import catalogue
 from tests.processes import STYLECAT, Process, api_answers, free_port, wait_for
 
@@ -122,7 +122,7 @@ def test_uploads_are_categorized_indexed_searchable_and_reviews_survive_a_backfi
 
     wait_for(lambda: _settled(client, [*known, truncated]), 240, "every upload to be categorized or failed")
     images = {i: client.get(f"/images/{i}").json() for i in known}
-    assert all(image["status"] == "categorized" and image["model_version"] == "3" for image in images.values())
+    assert all(image["status"] == "categorized" and image["model_version"] == CHAMPION for image in images.values())
     with session_scope() as session:
         backends = set(session.scalars(select(StylePrediction.backend)))
     assert backends == {stack.backend}

@@ -19,6 +19,7 @@ from core.settings import Settings
 from core.styles import STYLES
 from db.models import Scope
 from producer.apikeys import issue_key
+from tests.factories import CHAMPION
 from tests.processes import STYLECAT, Process, api_answers, serving, wait_for
 from tests.web import seeded_catalogue, served_history
 
@@ -201,7 +202,7 @@ def test_the_models_page_shows_versions_and_drift(page: Page, catalogue: dict[in
         served_history(list(STYLES) * 15, now - timedelta(days=days))
     served_history(["flat"] * 120, now)
     page.goto("/ui/models")
-    expect(page.locator('#versions tr[data-version="3"]')).to_contain_text("champion")
+    expect(page.locator(f'#versions tr[data-version="{CHAMPION}"]')).to_contain_text("champion")
     expect(page.locator('#versions tr[data-version="1"]')).to_contain_text("shipped v1-synthetic")
     expect(page.locator("#challenger")).to_contain_text("none (alias challenger unset)")
     expect(page.locator("#drift-state")).to_contain_text("Drift alert: style mix")
