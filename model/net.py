@@ -41,11 +41,11 @@ class SeparableBlock(nn.Module):
 
 
 class StyleNet(nn.Module):
-    """~0.11 M parameters (more with wider stages); expects normalised float32 NCHW input (see
-    preprocess.normalize). `stats` is the version of the :class:`StyleStats` branch: 0 none
-    (model version 1), 1 (model version 2), 2 with the foreground statistics (model version 3)."""
-
-    STATS_WIDTH = 64
+    """Expects normalised float32 NCHW input (see preprocess.normalize). `stats` is the version of
+    the :class:`StyleStats` branch: 0 none (model version 1), 1 (model version 2), 2 with the
+    foreground statistics (model versions 3 and 4), projected to `stats_width` features.
+    `branch_dropout` drops the convolutional features of a whole image at that rate in training,
+    so that the statistics alone must carry every class (model version 4)."""
 
     def __init__(
         self,
@@ -53,10 +53,14 @@ class StyleNet(nn.Module):
         widths: tuple[int, ...] = (24, 48, 96, 160, 256),
         stats: int = 0,
         dropout: float = 0.2,
+        stats_width: int = 64,
+        branch_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.widths = tuple(widths)
         self.stats = int(stats)
+        self.stats_width = stats_width
+        self.branch_dropout = branch_dropout
         w0, *rest = widths
         layers: list[nn.Module] = [*_conv_bn(3, w0, 3, 2), nn.ReLU(inplace=True)]
         cin = w0
@@ -72,18 +76,30 @@ class StyleNet(nn.Module):
             self.statistics = nn.Sequential(
                 statistics,
                 nn.BatchNorm1d(statistics.size),
-                nn.Linear(statistics.size, self.STATS_WIDTH),
+                nn.Linear(statistics.size, stats_width),
                 nn.ReLU(inplace=True),
             )
-            extra = self.STATS_WIDTH
+            extra = stats_width
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * cin + extra, num_classes))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, statistics: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of `x`. Training passes the `statistics` of the images before augmentation
+        (:meth:`style_statistics`), so that augmentations do not shift them; serving computes them
+        from `x`."""
         f = self.features(x)
-        pooled = [f.mean((2, 3)), f.amax((2, 3))]
-        if self.stats:
-            pooled.append(self.statistics(x))
-        return self.head(torch.cat(pooled, 1))
+        pooled = torch.cat([f.mean((2, 3)), f.amax((2, 3))], 1)
+        if self.training and self.branch_dropout:
+            keep = torch.rand(len(pooled), 1) >= self.branch_dropout
+            pooled = pooled * keep / (1.0 - self.branch_dropout)
+        if not self.stats:
+            return self.head(pooled)
+        if statistics is None:
+            statistics = self.style_statistics(x)
+        return self.head(torch.cat([pooled, self.statistics[1:](statistics)], 1))
+
+    def style_statistics(self, x: torch.Tensor) -> torch.Tensor:
+        """The fixed statistics of normalised input `x`, before the learned projection."""
+        return self.statistics[0](x)
 
 
 def fused_for_inference(net: nn.Module) -> nn.Module:

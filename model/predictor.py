@@ -48,7 +48,12 @@ class StylePredictor:
         config = json.loads((folder / CONFIG).read_text())
         if tuple(config["styles"]) != STYLES:
             raise ValueError(f"model styles {config['styles']} differ from {list(STYLES)}")
-        net = StyleNet(widths=tuple(config["widths"]), stats=int(config.get("stats", 0)))
+        net = StyleNet(
+            widths=tuple(config["widths"]),
+            stats=int(config.get("stats", 0)),
+            stats_width=int(config.get("stats_width", 64)),
+            branch_dropout=float(config.get("branch_dropout", 0.0)),
+        )
         net.load_state_dict(torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True))
         return cls(net, int(config["image_size"]), float(config.get("temperature", 1.0)))
 
@@ -59,6 +64,8 @@ class StylePredictor:
             "styles": list(STYLES),
             "widths": list(self.net.widths),
             "stats": self.net.stats,
+            "stats_width": self.net.stats_width,
+            "branch_dropout": self.net.branch_dropout,
             "image_size": self.image_size,
             "temperature": self.temperature,
         }

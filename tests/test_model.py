@@ -286,6 +286,56 @@ def test_serving_copy_folds_batch_norms_and_predicts_the_same() -> None:
 
 
 @pytest.mark.unit
+def test_training_feeds_the_statistics_of_the_images_before_augmentation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Augmenting shifts the style statistics away from what serving computes (a zoom's resampling
+    makes soft ramps of hard edges): the network trains on each image's own, computed once."""
+    from model.net import StyleNet
+    from model.training import clean_statistics, fit
+
+    pixels, labels = synthetic_split(24, 1, 32)
+    net = StyleNet(widths=(8, 16, 24), stats=2)
+    clean = clean_statistics(net, pixels)
+    assert clean is not None
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    forward = net.forward
+
+    def spy(x: torch.Tensor, statistics: torch.Tensor | None = None) -> torch.Tensor:
+        assert statistics is not None
+        seen.append((net.style_statistics(x.detach()), statistics))
+        return forward(x, statistics)
+
+    monkeypatch.setattr(net, "forward", spy)
+    fit(net, Pool(pixels, labels, np.full(24, "a")), TrainConfig(epochs=2, batch_size=8, image_size=32, threads=1))
+    assert len(seen) == 6
+    for augmented, given in seen:
+        assert all(torch.isclose(row, clean).all(1).any() for row in given)  # every row is an image's own
+        assert not torch.allclose(augmented, given, atol=1e-3)  # and not what the augmented pixels give
+
+
+@pytest.mark.unit
+def test_branch_dropout_leaves_whole_images_to_the_statistics_in_training_only() -> None:
+    from model.net import StyleNet
+
+    torch.manual_seed(5)
+    net = StyleNet(widths=(8, 16, 24), stats=2, dropout=0.0, branch_dropout=0.5).train()
+    x = torch.randn(64, 3, 32, 32)
+    statistics = net.style_statistics(x)
+    logits = net(x, statistics)
+    projected = net.statistics[1:](statistics)  # the batch norm sees the same batch as in the pass above
+    alone = net.head(torch.cat([torch.zeros(64, 2 * 24), projected], 1))
+    dropped = torch.isclose(logits, alone, atol=1e-5).all(1)
+    assert 10 < int(dropped.sum()) < 54  # about half the images, each either whole or not at all
+    net.eval()
+    with torch.inference_mode():
+        assert torch.equal(net(x), net(x))  # serving is deterministic
+        assert (
+            not torch.isclose(net(x), net.head(torch.cat([torch.zeros(64, 48), net.statistics[1:](statistics)], 1)))
+            .all(1)
+            .any()
+        )
+
+
+@pytest.mark.unit
 def test_a_batch_forwarded_in_chunks_matches_image_by_image() -> None:
     from model.net import StyleNet
     from model.predictor import FORWARD_CHUNK
