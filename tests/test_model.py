@@ -148,21 +148,22 @@ def test_train_logs_a_run_registers_a_version_and_the_pyfunc_keeps_the_contract(
 def test_bootstrap_registers_the_shipped_lineage_and_keeps_a_promoted_model(own_store: Settings) -> None:
     client = registry.configure(own_store)
     first = registry.ensure_champion(client, own_store.model_name)
-    assert (first.version, registry.ensure_champion(client, own_store.model_name).version) == ("3", "3")
+    assert (first.version, registry.ensure_champion(client, own_store.model_name).version) == ("4", "4")
     shipped = {str(v.version): v.tags.get("shipped") for v in client.search_model_versions("name = 'style-cnn'")}
-    assert shipped == {"1": "v1-synthetic", "2": "v2-corpus", "3": "v3-foreground"}
-    models = [registry.load_predictor(registry.resolve(client, f"models:/style-cnn/{v}")) for v in "123"]
-    assert [m.net.stats for m in models] == [0, 1, 2] and {m.image_size for m in models} == {128}
+    assert shipped == {"1": "v1-synthetic", "2": "v2-corpus", "3": "v3-foreground", "4": "v4-stats-first"}
+    models = [registry.load_predictor(registry.resolve(client, f"models:/style-cnn/{v}")) for v in "1234"]
+    assert [m.net.stats for m in models] == [0, 1, 2, 2] and {m.image_size for m in models} == {128}
+    assert [m.net.stats_width for m in models] == [64, 64, 64, 128]
     assert registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion")).temperature > 0
     result = train(TrainConfig(n_train=16, n_test=8, epochs=1, image_size=32, batch_size=8, threads=1), own_store)
-    assert result.version == "4"
-    assert registry.promote(client, own_store.model_name, "4", "champion") == "3"
-    assert registry.ensure_champion(client, own_store.model_name).version == "4"  # a promoted model stays
+    assert result.version == "5"
+    assert registry.promote(client, own_store.model_name, "5", "champion") == "4"
+    assert registry.ensure_champion(client, own_store.model_name).version == "5"  # a promoted model stays
 
 
-def test_a_registry_from_before_version_3_gets_it_and_keeps_versions_1_and_2(own_store: Settings) -> None:
-    """Versions 1 and 2 registered as the release before this one did (version 2 tagged `champion`,
-    the folder it shipped in): the bootstrap adds version 3, moves the alias, and renames the tag."""
+def test_a_registry_from_before_version_3_gets_the_later_ones_and_keeps_versions_1_and_2(own_store: Settings) -> None:
+    """Versions 1 and 2 registered as the release before version 3 did (version 2 tagged `champion`,
+    the folder it shipped in): the bootstrap adds versions 3 and 4, moves the alias, and renames the tag."""
     from model.pyfunc import register
 
     client = registry.configure(own_store)
@@ -170,10 +171,10 @@ def test_a_registry_from_before_version_3_gets_it_and_keeps_versions_1_and_2(own
         version = register(folder, name=own_store.model_name)
         client.set_model_version_tag(own_store.model_name, version, registry.SHIPPED_TAG, tag)
     registry.promote(client, own_store.model_name, "2", "champion")
-    assert registry.ensure_champion(client, own_store.model_name).version == "3"
+    assert registry.ensure_champion(client, own_store.model_name).version == "4"
     shipped = {str(v.version): v.tags.get("shipped") for v in client.search_model_versions("name = 'style-cnn'")}
-    assert shipped == {"1": "v1-synthetic", "2": "v2-corpus", "3": "v3-foreground"}
-    assert registry.promote(client, own_store.model_name, "1", "champion") == "3"  # roll back to v1
+    assert shipped == {"1": "v1-synthetic", "2": "v2-corpus", "3": "v3-foreground", "4": "v4-stats-first"}
+    assert registry.promote(client, own_store.model_name, "1", "champion") == "4"  # roll back to v1
     assert registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion")).image_size == 128
 
 
@@ -402,11 +403,16 @@ def test_list_shows_each_versions_aliases_and_the_shipped_figures(own_store: Set
     result = CliRunner().invoke(app, ["model", "list", "--json"])
     assert result.exit_code == 0, result.output
     rows = {row["version"]: row for row in map(json.loads, result.stdout.strip().splitlines())}
-    assert {v: rows[v]["aliases"] for v in rows} == {"1": ["challenger"], "2": [], "3": ["champion"]}
-    assert {v: rows[v]["shipped"] for v in rows} == {"1": "v1-synthetic", "2": "v2-corpus", "3": "v3-foreground"}
+    assert {v: rows[v]["aliases"] for v in rows} == {"1": ["challenger"], "2": [], "3": [], "4": ["champion"]}
+    assert {v: rows[v]["shipped"] for v in rows} == {
+        "1": "v1-synthetic",
+        "2": "v2-corpus",
+        "3": "v3-foreground",
+        "4": "v4-stats-first",
+    }
     shipped = json.loads((registry.CHAMPION_DIR / registry.EVALUATION).read_text())
-    assert rows["3"]["metrics"]["test_accuracy"] == shipped["synthetic_held_out"]["accuracy"]
-    assert rows["3"]["metrics"]["lso_accuracy"] == shipped["leave_source_out"]["accuracy"]
+    assert rows["4"]["metrics"]["test_accuracy"] == shipped["synthetic_held_out"]["accuracy"]
+    assert rows["4"]["metrics"]["lso_accuracy"] == shipped["leave_source_out"]["accuracy"]
     assert rows["1"]["metrics"]["test_accuracy"] > 0.9 and "lso_accuracy" not in rows["1"]["metrics"]
     table = CliRunner().invoke(app, ["model", "list"]).stdout
     accuracy = f"test_accuracy {shipped['synthetic_held_out']['accuracy']:.4f}"
