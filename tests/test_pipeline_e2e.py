@@ -106,6 +106,12 @@ def _settled(client: httpx.Client, ids: list[int]) -> bool:
     return all(client.get(f"/images/{i}").json()["status"] in ("categorized", "failed") for i in ids)
 
 
+def _search_total(client: httpx.Client) -> int | None:
+    """The catalogue's total in search; None while the API answers 503 (OpenSearch busy: retry)."""
+    response = client.get("/search", params={"size": 100})
+    return None if response.status_code == 503 else int(response.json()["total"])
+
+
 def _queues_empty(settings: Settings) -> bool:
     client = redis.Redis.from_url(settings.redis_url)
     return client.llen(Queue.LIVE.value) + client.llen(Queue.BACKFILL.value) == 0
@@ -133,11 +139,7 @@ def test_uploads_are_categorized_indexed_searchable_and_reviews_survive_a_backfi
     broken = client.get(f"/images/{truncated}").json()
     assert broken["status"] == "failed" and broken["error"]["code"] == "truncated"
 
-    wait_for(
-        lambda: client.get("/search", params={"size": 100}).json()["total"] == len(known),
-        30,
-        "search to show every categorized image",
-    )
+    wait_for(lambda: _search_total(client) == len(known), 30, "search to show every categorized image")
     everything = client.get("/search", params={"size": 100}).json()
     assert sum(everything["facets"]["style"].values()) == everything["total"] == len(known)
     for style in ("3d", "flat", "hand_drawn", "line_art"):
