@@ -39,27 +39,39 @@ LIGHTNESS_EDGES = (0.2, 0.5, 0.8)
 ORIENTATION_BINS = 8
 
 
+def _count(condition: torch.Tensor) -> torch.Tensor:
+    """How many pixels of each image meet a boolean condition, as float32 (exact up to 2**24).
+    Counting the booleans is much cheaper on a CPU than converting them to floats and summing."""
+    return condition.flatten(1).count_nonzero(1).to(torch.float32)
+
+
 def _below(values: torch.Tensor, edges: tuple[float, ...]) -> torch.Tensor:
     """Share of each image's values below each edge (a cumulative histogram), N x len(edges)."""
     flat = values.flatten(1)
     # One comparison per edge: faster on a CPU than bucketing every value (torch.bucketize runs on
     # one thread), and the same counts.
-    return torch.stack([(flat < edge).sum(1, dtype=flat.dtype) for edge in edges], 1) / flat.shape[1]
+    return torch.stack([_count(flat < edge) for edge in edges], 1) / flat.shape[1]
 
 
-def colour_features(rgb: torch.Tensor) -> torch.Tensor:
-    """How concentrated the colour histogram is: cumulative share of the top-k colours, entropy,
-    and how many colours cover more than 0.2 % of the picture. Every other pixel is enough."""
-    sample = rgb[..., ::2, ::2]
-    levels = (sample * (COLOUR_LEVELS - 1e-3)).to(torch.int64)
-    index = ((levels[:, 0] * COLOUR_LEVELS + levels[:, 1]) * COLOUR_LEVELS + levels[:, 2]).flatten(1)
+def colour_index(rgb: torch.Tensor) -> torch.Tensor:
+    """Each pixel's bin among COLOUR_LEVELS**3 colours, N x H x W int64. The arithmetic runs on
+    whole-number floats (exact below 2**24), so only the index itself is converted."""
+    levels = (rgb * (COLOUR_LEVELS - 1e-3)).floor_()
+    return ((levels[:, 0] * COLOUR_LEVELS + levels[:, 1]) * COLOUR_LEVELS + levels[:, 2]).to(torch.int64)
+
+
+def colour_features(index: torch.Tensor) -> torch.Tensor:
+    """How concentrated the colour histogram is (`index` from :func:`colour_index`): cumulative
+    share of the top-k colours, entropy, and how many colours cover more than 0.2 % of the
+    picture. Every other pixel is enough."""
+    sample = index[..., ::2, ::2].flatten(1)
     bins = COLOUR_LEVELS**3
-    hist = torch.zeros(rgb.shape[0], bins, dtype=rgb.dtype, device=rgb.device)
-    hist.scatter_add_(1, index, torch.ones_like(index, dtype=rgb.dtype))
-    share = hist / index.shape[1]
+    hist = torch.zeros(index.shape[0], bins, dtype=torch.float32, device=index.device)
+    hist.scatter_add_(1, sample, torch.ones(sample.shape, dtype=torch.float32, device=index.device))
+    share = hist / sample.shape[1]
     top = share.topk(max(TOP_COLOURS), dim=1).values.cumsum(1)[:, [k - 1 for k in TOP_COLOURS]]
     entropy = -(share * torch.log(share.clamp_min(1e-12))).sum(1, keepdim=True) / math.log(bins)
-    used = (share > 0.002).to(rgb.dtype).sum(1, keepdim=True) / 64.0
+    used = _count(share > 0.002)[:, None] / 64.0
     return torch.cat([top, entropy, used], 1)
 
 
@@ -84,14 +96,14 @@ def gradient_features(grey: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor) ->
     ax, ay = gx.abs(), gy.abs()
     magnitude = torch.maximum(ax, ay)  # cheap stand-in for the Euclidean norm (within sqrt 2)
     strong = magnitude > 0.12
-    horizontal = (strong & (ay < 0.414 * ax)).float().flatten(1).sum(1)
-    vertical = (strong & (ax < 0.414 * ay)).float().flatten(1).sum(1)
-    rising = (strong & (gx * gy > 0)).float().flatten(1).sum(1)  # the diagonals, one way
-    total = strong.float().flatten(1).sum(1).clamp_min(1.0)
+    horizontal = _count(strong & (ay < 0.414 * ax))
+    vertical = _count(strong & (ax < 0.414 * ay))
+    rising = _count(strong & (gx * gy > 0))  # the diagonals, one way
+    total = _count(strong).clamp_min(1.0)
     diagonal = total - horizontal - vertical
     orient = torch.stack([horizontal, vertical, rising, diagonal - rising], 1) / total[:, None]
     axis_aligned = (orient[:, 0] + orient[:, 1])[:, None]
-    soft = ((magnitude > 0.008) & (magnitude < 0.1) & (laplace < 0.03)).float().flatten(1).mean(1, keepdim=True)
+    soft = _count((magnitude > 0.008) & (magnitude < 0.1) & (laplace < 0.03))[:, None] / laplace[0].numel()
     return torch.cat(
         [
             _below(magnitude, GRADIENT_EDGES),
@@ -110,16 +122,16 @@ def tone_features(rgb: torch.Tensor, ground: torch.Tensor) -> torch.Tensor:
     sample = rgb[..., ::2, ::2]
     high, low = sample.amax(1), sample.amin(1)
     saturation = (high - low) / high.clamp_min(1e-3)
-    background = (sample - ground).abs().amax(1) < 0.06
+    background = (sample - ground).abs_().amax(1) < 0.06
     parts = [saturation, high, low > 0.92, high < 0.2, background]
     means = torch.stack([part.float().flatten(1).mean(1) for part in parts], 1)
     spreads = torch.stack([saturation.flatten(1).std(1), high.flatten(1).std(1)], 1)
     return torch.cat([means, spreads], 1)
 
 
-def _weighted_share(condition: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Share of the weighted pixels (N1HW weights) where `condition` holds, per image."""
-    return (condition.float() * weight).flatten(1).sum(1) / weight.flatten(1).sum(1).clamp_min(1.0)
+def _share_within(condition: torch.Tensor, within: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """Share of the pixels of boolean mask `within` (`count` of them per image) where `condition` holds."""
+    return _count(condition & within) / count
 
 
 def _erode(mask: torch.Tensor) -> torch.Tensor:
@@ -144,45 +156,52 @@ def _box3(x: torch.Tensor) -> torch.Tensor:
 
 
 def foreground_features(
-    rgb: torch.Tensor, grey: torch.Tensor, ground: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor
+    rgb: torch.Tensor,
+    grey: torch.Tensor,
+    ground: torch.Tensor,
+    gx: torch.Tensor,
+    gy: torch.Tensor,
+    index: torch.Tensor,
 ) -> torch.Tensor:
     """Statistics of the foreground (the pixels unlike the border's colour) alone: stroke
     thickness, local straightness and orientation spread of edges, half-scale gradients, and the
     foreground's colour concentration, lightness and saturation."""
     n = rgb.shape[0]
-    inside = (rgb - ground).abs().amax(1, keepdim=True) >= 0.06
-    mask = inside.float()
-    share = mask.flatten(1).mean(1).clamp_min(1e-3)
+    inside = (rgb - ground).abs_().amax(1, keepdim=True) >= 0.06
+    pixels = inside[0].numel()
+    inside_count = _count(inside)
+    share = (inside_count / pixels).clamp_min(1e-3)
     # Thickness: the share of the foreground still there after eroding by 1, 2, 3 pixels.
     eroded, survivor = [], inside
     for _ in ERODE_RADII:
         survivor = _erode(survivor)
-        eroded.append(survivor.flatten(1).float().mean(1) / share)
-    strong = ((gx * gx + gy * gy) > 0.01).float()
-    jxx, jyy, jxy = _box3(gx * gx), _box3(gy * gy), _box3(gx * gy)
+        eroded.append(_count(survivor) / pixels / share)
+    gxx, gyy = gx * gx, gy * gy
+    strong = (gxx + gyy) > 0.01
+    strong_count = _count(strong).clamp_min(1.0)
+    jxx, jyy, jxy = _box3(gxx), _box3(gyy), _box3(gx * gy)
     # Coherence sqrt((jxx - jyy)^2 + 4 jxy^2) / (jxx + jyy) below an edge, compared squared.
     spread, energy = (jxx - jyy) ** 2 + 4 * jxy**2, (jxx + jyy).clamp_min(1e-6) ** 2
-    straight = [_weighted_share(spread < edge**2 * energy, strong) for edge in COHERENCE_EDGES]
+    straight = [_share_within(spread < edge**2 * energy, strong, strong_count) for edge in COHERENCE_EDGES]
     angle = torch.atan2(gy, gx).remainder(math.pi)
     bins = (angle * (ORIENTATION_BINS / math.pi)).to(torch.int64).clamp_(0, ORIENTATION_BINS - 1)
     orientations = torch.zeros(n, ORIENTATION_BINS, dtype=rgb.dtype, device=rgb.device)
-    orientations.scatter_add_(1, bins.flatten(1), strong.flatten(1))
+    orientations.scatter_add_(1, bins.flatten(1), strong.flatten(1).to(rgb.dtype))
     p = orientations / orientations.sum(1, keepdim=True).clamp_min(1.0)
     orientation_entropy = -(p * torch.log(p.clamp_min(1e-9))).sum(1) / math.log(ORIENTATION_BINS)
-    half = nn.functional.avg_pool2d(grey, 2)
+    half = (grey[..., ::2, ::2] + grey[..., ::2, 1::2] + grey[..., 1::2, ::2] + grey[..., 1::2, 1::2]) * 0.25
     hx = half[..., 1:-1, 2:] - half[..., 1:-1, :-2]
     hy = half[..., 2:, 1:-1] - half[..., :-2, 1:-1]
     half_gradient = _below(hx * hx + hy * hy, tuple(edge**2 for edge in HALF_GRADIENT_EDGES))
-    levels = (rgb * (COLOUR_LEVELS - 1e-3)).to(torch.int64)
-    index = ((levels[:, 0] * COLOUR_LEVELS + levels[:, 1]) * COLOUR_LEVELS + levels[:, 2]).flatten(1)
     hist = torch.zeros(n, COLOUR_LEVELS**3, dtype=rgb.dtype, device=rgb.device)
-    hist.scatter_add_(1, index, mask.flatten(1))
+    hist.scatter_add_(1, index.flatten(1), inside.flatten(1).to(rgb.dtype))
     colours = hist / hist.sum(1, keepdim=True).clamp_min(1.0)
     top = colours.topk(max(FOREGROUND_TOP_COLOURS), dim=1).values.cumsum(1)[:, [k - 1 for k in FOREGROUND_TOP_COLOURS]]
     entropy = -(colours * torch.log(colours.clamp_min(1e-12))).sum(1, keepdim=True) / math.log(COLOUR_LEVELS**3)
-    lightness = [_weighted_share(grey < edge, mask) for edge in LIGHTNESS_EDGES]
+    lightness = [_share_within(grey < edge, inside, inside_count.clamp_min(1.0)) for edge in LIGHTNESS_EDGES]
     high, low = rgb.amax(1, keepdim=True), rgb.amin(1, keepdim=True)
-    saturation = (mask * (high - low) / high.clamp_min(1e-3)).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1.0)
+    chroma = torch.where(inside, (high - low) / high.clamp_min(1e-3), 0.0)
+    saturation = chroma.flatten(1).sum(1) / inside_count.clamp_min(1.0)
     return torch.cat(
         [
             torch.stack([*eroded, *straight, orientation_entropy], 1),
@@ -244,12 +263,15 @@ class StyleStats(nn.Module):
         self.size = len(feature_names(version))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rgb = (x.float() * STD + MEAN).clamp(0, 1).contiguous()
+        # One copy into a fresh NCHW tensor, then in place: the passes over three channels of
+        # pixels are the costly ones (memory, not arithmetic).
+        rgb = x.to(torch.float32, memory_format=torch.contiguous_format, copy=True).mul_(STD).add_(MEAN).clamp_(0, 1)
         grey = 0.299 * rgb[:, 0:1] + 0.587 * rgb[:, 1:2] + 0.114 * rgb[:, 2:3]
         (gx, gy), ground = _gradients(grey), _ground(rgb)  # shared by the parts below
-        parts = [colour_features(rgb), gradient_features(grey, gx, gy), tone_features(rgb, ground)]
+        index = colour_index(rgb)
+        parts = [colour_features(index), gradient_features(grey, gx, gy), tone_features(rgb, ground)]
         if self.version >= 2:
-            parts.append(foreground_features(rgb, grey, ground, gx, gy))
+            parts.append(foreground_features(rgb, grey, ground, gx, gy, index))
         features = torch.cat(parts, 1)
         # Shares near 0 carry the signal (a few % of soft ramps): a log scale spreads them out.
         return torch.log(features.clamp_min(0) + 1e-3)
