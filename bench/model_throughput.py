@@ -24,7 +24,7 @@ def measure(predictor: StylePredictor, images: list[bytes], batch: int, repeats:
     items = images[:batch]
     pixels = np.stack([predictor.pixels(data, 40_000_000) for data in items])
     full = median_seconds(lambda: predictor.predict(items), repeats)
-    decode = median_seconds(lambda: [predictor.pixels(d, 40_000_000) for d in items], repeats)
+    decode = median_seconds(lambda: predictor.decode(items, 40_000_000), repeats)
     forward = median_seconds(lambda: predictor.probabilities(pixels), repeats)
     return {
         "end_to_end": round(batch / full, 1),

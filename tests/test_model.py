@@ -101,6 +101,41 @@ def test_awkward_modes_decode_to_rgb_the_same_way_everywhere() -> None:
 
 
 @pytest.mark.unit
+def test_a_batch_decodes_on_the_forward_passs_threads_in_order_with_its_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    predictor = StylePredictor.load(registry.CHAMPION_DIR)
+    images = list(_awkward_images().values())
+    items = [*images[:3], b"not an image", *images[3:], b""]
+    threads: set[str] = set()
+    pixels = predictor.pixels
+
+    def recorded(data: bytes, max_pixels: int) -> np.ndarray:
+        threads.add(threading.current_thread().name)
+        time.sleep(0.01)  # as a large image would take: the other thread takes the next one
+        return pixels(data, max_pixels)
+
+    monkeypatch.setattr(predictor, "pixels", recorded)
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        alone = predictor.decode(items, 40_000_000)
+        assert threads == {threading.current_thread().name}
+        threads.clear()
+        torch.set_num_threads(2)
+        shared = predictor.decode(items, 40_000_000)
+    finally:
+        torch.set_num_threads(previous)
+    assert len(threads) == 2 and all(name.startswith("decode") for name in threads)
+    assert [type(d) for d in shared] == [type(d) for d in alone]
+    assert [d.code for d in shared if isinstance(d, Exception)] == ["not_an_image", "empty"]
+    for one, other in zip(alone, shared, strict=True):
+        if isinstance(one, np.ndarray):
+            assert np.array_equal(one, other)
+
+
+@pytest.mark.unit
 def test_a_time_limit_during_decoding_is_not_reported_as_a_broken_image() -> None:
     import signal
 
