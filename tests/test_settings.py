@@ -50,3 +50,16 @@ def test_the_readme_documents_every_setting() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     missing = [f"STYLECAT_{name.upper()}" for name in Settings.model_fields if f"STYLECAT_{name.upper()}" not in readme]
     assert not missing, f"README lacks {missing}"
+
+
+def test_torch_threads_divide_the_cores_among_their_sharers_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from core.threads import torch_threads
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert torch_threads(Settings(torch_threads=0), 2) == 4  # the inference server: forward pass and decoding
+    assert torch_threads(Settings(torch_threads=0), 16) == 1  # never none
+    assert torch_threads(Settings(torch_threads=3), 2) == 3  # STYLECAT_TORCH_THREADS wins
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert torch_threads(Settings(torch_threads=0), 1) == 1

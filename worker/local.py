@@ -163,8 +163,3 @@ class LocalClassifier:
             pixels = other.decode([items[i] for i in tried], self.settings.max_image_pixels)
         out.challenger_results = dict(zip(tried, other.predict_decoded(pixels), strict=True))
         return out
-
-
-def torch_threads(settings: Settings, concurrency: int) -> int:
-    """Threads per process so that prefork children don't oversubscribe the cores."""
-    return settings.torch_threads or max(1, (os.cpu_count() or 1) // max(1, concurrency))

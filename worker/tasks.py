@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from core.allocator import keep_freed_memory
 from core.queues import CANARY_WATCH, CATEGORIZE, CATEGORIZE_LIVE, INDEX, INDEX_PENDING_KEY, SWEEP, Queue
 from core.settings import get_settings
+from core.threads import torch_threads
 from db.session import get_engine, session_scope
 from search.client import get_client
 from search.indexer import index_pending
@@ -27,7 +28,6 @@ from worker.categorize import categorize, fail_all
 from worker.classifier import TransientError
 from worker.dispatch import Priority, categorize_queues_empty, enqueue_batch, redis_client, request_indexing
 from worker.live_batches import LiveBatches, image_ids
-from worker.local import torch_threads
 from worker.sweeper import sweep
 
 log = logging.getLogger(__name__)
