@@ -41,8 +41,9 @@ ORIENTATION_BINS = 8
 
 def _count(condition: torch.Tensor) -> torch.Tensor:
     """How many pixels of each image meet a boolean condition, as float32 (exact up to 2**24).
-    Counting the booleans is much cheaper on a CPU than converting them to floats and summing."""
-    return condition.flatten(1).count_nonzero(1).to(torch.float32)
+    Summing the booleans' bytes straight into float32 is the cheapest way on a CPU: half the time
+    of `count_nonzero` or of a sum of the booleans, which first copy them to int64."""
+    return condition.flatten(1).view(torch.uint8).sum(1, dtype=torch.float32)
 
 
 def _below(values: torch.Tensor, edges: tuple[float, ...]) -> torch.Tensor:
