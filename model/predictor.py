@@ -40,8 +40,9 @@ class StylePredictor:
         self.image_size = image_size
         self.temperature = temperature
         """Logits are divided by it before the softmax (calibration, see model.calibration)."""
-        # Decoding runs in parallel in the caller's threads (Pillow releases the GIL); forward passes
-        # take turns, each with all of torch's threads, instead of oversubscribing the cores.
+        # Decoding runs in parallel (Pillow releases the GIL): a batch in `decode`'s own threads,
+        # and concurrent callers in theirs; forward passes take turns, each with all of torch's
+        # threads, instead of oversubscribing the cores.
         self._forward = threading.Lock()
 
     @classmethod
@@ -120,7 +121,8 @@ class StylePredictor:
         pool = ThreadPoolExecutor(threads, thread_name_prefix="decode")
         try:
             return list(pool.map(one, items))
-        finally:  # a task's time limit interrupts the wait: drop the images not yet started
+        finally:  # a task's time limit interrupts the wait: drop the images not yet started (the
+            # one each thread is decoding finishes in the background, and is thrown away)
             pool.shutdown(wait=False, cancel_futures=True)
 
     def predict_decoded(self, decoded: Sequence[np.ndarray | ImageDecodeError]) -> list[StyleResult | ImageDecodeError]:

@@ -104,7 +104,8 @@ def gradient_features(grey: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor) ->
     diagonal = total - horizontal - vertical
     orient = torch.stack([horizontal, vertical, rising, diagonal - rising], 1) / total[:, None]
     axis_aligned = (orient[:, 0] + orient[:, 1])[:, None]
-    soft = _count((magnitude > 0.008) & (magnitude < 0.1) & (laplace < 0.03))[:, None] / laplace[0].numel()
+    pixels = laplace.shape[-2] * laplace.shape[-1]
+    soft = _count((magnitude > 0.008) & (magnitude < 0.1) & (laplace < 0.03))[:, None] / pixels
     return torch.cat(
         [
             _below(magnitude, GRADIENT_EDGES),
@@ -169,7 +170,7 @@ def foreground_features(
     foreground's colour concentration, lightness and saturation."""
     n = rgb.shape[0]
     inside = (rgb - ground).abs_().amax(1, keepdim=True) >= 0.06
-    pixels = inside[0].numel()
+    pixels = inside.shape[-2] * inside.shape[-1]
     inside_count = _count(inside)
     share = (inside_count / pixels).clamp_min(1e-3)
     # Thickness: the share of the foreground still there after eroding by 1, 2, 3 pixels.
@@ -190,7 +191,8 @@ def foreground_features(
     orientations.scatter_add_(1, bins.flatten(1), strong.flatten(1).to(rgb.dtype))
     p = orientations / orientations.sum(1, keepdim=True).clamp_min(1.0)
     orientation_entropy = -(p * torch.log(p.clamp_min(1e-9))).sum(1) / math.log(ORIENTATION_BINS)
-    half = (grey[..., ::2, ::2] + grey[..., ::2, 1::2] + grey[..., 1::2, ::2] + grey[..., 1::2, 1::2]) * 0.25
+    even = grey[..., : grey.shape[-2] // 2 * 2, : grey.shape[-1] // 2 * 2]  # a 2 x 2 pooling drops an odd last row
+    half = (even[..., ::2, ::2] + even[..., ::2, 1::2] + even[..., 1::2, ::2] + even[..., 1::2, 1::2]) * 0.25
     hx = half[..., 1:-1, 2:] - half[..., 1:-1, :-2]
     hy = half[..., 2:, 1:-1] - half[..., :-2, 1:-1]
     half_gradient = _below(hx * hx + hy * hy, tuple(edge**2 for edge in HALF_GRADIENT_EDGES))
@@ -264,6 +266,8 @@ class StyleStats(nn.Module):
         self.size = len(feature_names(version))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] == 0:  # no image: no statistics (the moments below would warn of empty reductions)
+            return x.new_zeros((0, self.size), dtype=torch.float32)
         # One copy into a fresh NCHW tensor, then in place: the passes over three channels of
         # pixels are the costly ones (memory, not arithmetic).
         rgb = x.to(torch.float32, memory_format=torch.contiguous_format, copy=True).mul_(STD).add_(MEAN).clamp_(0, 1)

@@ -304,6 +304,28 @@ def test_foreground_statistics_see_stroke_width_wobble_and_ignore_the_margin() -
 
 
 @pytest.mark.unit
+def test_style_statistics_take_odd_sizes_and_an_empty_batch() -> None:
+    from model.preprocess import normalize
+    from model.stats import StyleStats, feature_names
+
+    names = feature_names(2)
+    half = [i for i, name in enumerate(names) if name.startswith("half_scale_gradient")]
+    rng = np.random.default_rng(8)
+    for height, width in ((33, 35), (129, 128), (32, 33)):  # the model takes 32 to 512 px
+        images = rng.integers(0, 256, (2, height, width, 3), dtype=np.uint8)
+        changed = images.copy()
+        changed[:, -1], changed[:, :, -1] = 0, 255  # the odd last row and column, which a 2 x 2 pooling drops
+        stats = StyleStats(2)(torch.from_numpy(normalize(np.concatenate([images, changed]))))
+        assert stats.shape == (4, len(names)) and torch.isfinite(stats).all()
+        one_by_one = torch.cat([StyleStats(2)(torch.from_numpy(normalize(images[i : i + 1]))) for i in range(2)])
+        assert torch.equal(stats[:2], one_by_one)
+        if height % 2 and width % 2:
+            assert torch.equal(stats[:2, half], stats[2:, half])
+    empty = StyleStats(2)(torch.from_numpy(normalize(np.zeros((0, 32, 32, 3), np.uint8))))
+    assert empty.shape == (0, len(names))
+
+
+@pytest.mark.unit
 def test_serving_copy_folds_batch_norms_and_predicts_the_same() -> None:
     from model.net import StyleNet, fused_for_inference
 
