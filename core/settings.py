@@ -84,8 +84,9 @@ class Settings(BaseSettings):
     sagemaker_endpoint_url: str | None = None
     """Another runtime URL, e.g. the project's inference server (`stylecat serve-model`) locally."""
     torch_threads: int = Field(default=0, ge=0)
-    """Torch threads per worker child or inference server; 0: the cores divided among a worker's
-    children, or, in the inference server, between its forward pass and its decoding (core/threads.py)."""
+    """Torch threads per worker child or inference server; 0: the available cores (cpuset, cgroup CPU
+    quota) divided among a worker's children, or, in the inference server, between its forward pass
+    and its decoding (core/threads.py)."""
 
     # Inference server (`stylecat serve-model`, the SageMaker container)
     inference_model_dir: Path | None = None

@@ -53,13 +53,34 @@ def test_the_readme_documents_every_setting() -> None:
 
 
 def test_torch_threads_divide_the_cores_among_their_sharers_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core import threads
+
+    monkeypatch.setattr(threads, "available_cores", lambda: 8)
+    assert threads.torch_threads(Settings(torch_threads=0), 2) == 4  # the inference server: forward pass and decoding
+    assert threads.torch_threads(Settings(torch_threads=0), 16) == 1  # never none
+    assert threads.torch_threads(Settings(torch_threads=3), 2) == 3  # STYLECAT_TORCH_THREADS wins
+
+
+def test_available_cores_follow_the_cgroup_cpu_quota(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import os
 
-    from core.threads import torch_threads
+    from core.threads import available_cores
 
-    monkeypatch.setattr(os, "cpu_count", lambda: 8)
-    assert torch_threads(Settings(torch_threads=0), 2) == 4  # the inference server: forward pass and decoding
-    assert torch_threads(Settings(torch_threads=0), 16) == 1  # never none
-    assert torch_threads(Settings(torch_threads=3), 2) == 3  # STYLECAT_TORCH_THREADS wins
-    monkeypatch.setattr(os, "cpu_count", lambda: None)
-    assert torch_threads(Settings(torch_threads=0), 1) == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    v2, v1_quota, v1_period = tmp_path / "cpu.max", tmp_path / "cpu.cfs_quota_us", tmp_path / "cpu.cfs_period_us"
+    quotas = ((v2, None), (v1_quota, v1_period))
+    assert available_cores(quotas) == 4  # no cgroup files: the cores it may run on
+    v2.write_text("max 100000\n")
+    assert available_cores(quotas) == 4
+    v2.write_text("250000 100000\n")  # docker --cpus 2.5
+    assert available_cores(quotas) == 2
+    v2.write_text("50000 100000\n")  # half a core: still one thread
+    assert available_cores(quotas) == 1
+    v2.unlink()
+    v1_quota.write_text("-1\n")
+    v1_period.write_text("100000\n")
+    assert available_cores(quotas) == 4
+    v1_quota.write_text("300000\n")
+    assert available_cores(quotas) == 3
+    v1_quota.write_text("800000\n")  # a quota above the cpuset does not add cores
+    assert available_cores(quotas) == 4
