@@ -87,7 +87,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     keep_freed_memory()
     # The forward pass shares the cores with the requests' decoding and the event loop: with all of
     # them, its threads wait on each other at every one of its ~200 operations while the others run
-    # (one thread on 2 cores: 1.15x the rate of 16 clients' one-image requests, bench.inference_servers).
+    # (one thread on 2 cores: 1.15-1.5x the rate of 16 clients' one-image requests, bench.inference_servers).
     torch.set_num_threads(torch_threads(settings, 2))
     limits.pixels = pixel_budget(settings, memory_limit())
     limits.slots = asyncio.Semaphore(settings.inference_concurrency)
