@@ -1,7 +1,7 @@
 """Live micro-batching, side by side in one run: the live worker with batches of one (each upload
 its own forward pass and transaction, as before) and with the default batch size and deadline.
 
-For each setting, a live worker (the live and index queues, concurrency 2, 1 torch thread each):
+For each setting, a live worker (the live and index queues, concurrency 2, 1 model thread each):
 
 1. burst: N uploads' jobs (one per image, as the API sends them) enqueued at once; live img/s from
    the first job sent until all are categorized, median over the repeats;
@@ -26,7 +26,7 @@ SETTINGS = {"batch of 1": {"STYLECAT_LIVE_BATCH_SIZE": "1"}, "batched (defaults)
 def measure(name: str, env: dict[str, str], ids: list[int], repeats: int, lone: int) -> dict[str, float]:
     from worker.dispatch import enqueue
 
-    threads = {"STYLECAT_TORCH_THREADS": "1", **env}
+    threads = {"STYLECAT_MODEL_THREADS": "1", **env}
     spec = (["worker", "--queues", "categorize.live,index", "--concurrency", "2", "--loglevel", "WARNING"], threads)
     with processes([spec], get_settings().stack_dir / "bench" / "live-logs" / name.split()[0]):
         warm = ids[-2:]  # the children load the model as they start; a first job each

@@ -174,7 +174,7 @@ def main() -> None:
     key = issue_key("bench")
     from core.settings import get_settings
 
-    threads = {"STYLECAT_TORCH_THREADS": "1"}
+    threads = {"STYLECAT_MODEL_THREADS": "1"}
     specs = [
         (["api", "--port", API.rsplit(":", 1)[1], "--workers", "2"], {}),
         (["worker", "--queues", "categorize.live,index", "--concurrency", "2", "--loglevel", "WARNING"], threads),

@@ -12,11 +12,11 @@ import argparse
 import json
 
 import numpy as np
-import torch
+import onnxruntime
 
 from bench.common import jpegs_800px, median_seconds
 from core.allocator import keep_freed_memory
-from model.predictor import StylePredictor
+from model.predictor import ONNX, StylePredictor
 from model.registry import CHAMPION_DIR, SHIPPED
 
 
@@ -39,15 +39,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--glibc-defaults", action="store_true", help="leave the allocator's thresholds alone")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     tuned = not args.glibc_defaults and keep_freed_memory()
     *retired, _ = SHIPPED
-    models = {"champion": StylePredictor.load(CHAMPION_DIR)} | {n: StylePredictor.load(f) for n, f in retired}
+    folders = {"champion": CHAMPION_DIR} | dict(retired)
+    models = {name: StylePredictor.load(folder, args.threads) for name, folder in folders.items()}
     images = jpegs_800px(64)
-    print(f"torch {torch.__version__}, {args.threads} threads, median of {args.repeats} runs, img/s")
+    print(f"ONNX Runtime {onnxruntime.__version__}, {args.threads} threads, median of {args.repeats} runs, img/s")
     for name, predictor in models.items():
-        weights = sum(p.numel() for p in predictor.net.parameters())
-        print(f"  {name}: input {predictor.image_size} px, {weights:,} parameters")
+        size = (folders[name] / ONNX).stat().st_size
+        print(f"  {name}: input {predictor.image_size} px, {size / 1e6:.2f} MB exported")
     print(f"{'model':<14}{'batch':>6}{'decode+pre+forward':>20}{'decode+pre':>12}{'forward':>10}")
     figures: dict[str, dict[int, dict[str, float]]] = {name: {} for name in models}
     for batch in (1, 16, 64):
@@ -60,7 +60,7 @@ def main() -> None:
         json.dumps(
             {
                 "bench": "model_throughput",
-                "torch": torch.__version__,
+                "onnxruntime": onnxruntime.__version__,
                 "threads": args.threads,
                 "allocator_tuned": tuned,
                 **figures,

@@ -1,8 +1,8 @@
 """End-to-end pipeline figures, measured side by side in one run on this machine:
 
-1. raw model throughput: decode + preprocess + forward at batch 64 (2 torch threads);
+1. raw model throughput: decode + preprocess + forward at batch 64 (2 model threads);
 2. backfill throughput over N images: enqueue → categorized → indexed, with a backfill worker
-   (concurrency 2, 1 torch thread each) and a live worker (live + index queues, concurrency 2, 1 torch thread each);
+   (concurrency 2, 1 model thread each) and a live worker (live + index queues, concurrency 2, 1 model thread each);
 3. a burst of N live uploads' jobs (one per image, as the API sends them): enqueue → categorized →
    indexed, on the live worker;
 4. upload → searchable latency p50/p95 of single uploads while a longer backfill runs, with the
@@ -22,7 +22,6 @@ import uuid
 import httpx
 import numpy as np
 import redis
-import torch
 from sqlalchemy import func, insert, select, update
 
 from bench.common import jpegs_800px, median_seconds
@@ -35,9 +34,8 @@ def raw_throughput(images: list[bytes]) -> float:
     from model.predictor import StylePredictor
     from model.registry import CHAMPION_DIR
 
-    torch.set_num_threads(2)
     keep_freed_memory()
-    predictor = StylePredictor.load(CHAMPION_DIR)
+    predictor = StylePredictor.load(CHAMPION_DIR, threads=2)
     batch = images[:64]
     return 64 / median_seconds(lambda: predictor.predict(batch), repeats=7)
 
@@ -91,7 +89,7 @@ def requeue(ids: list[int]) -> None:
 
 def backfill_worker(env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     args = ["worker", "--queues", "categorize.backfill", "--concurrency", "2", "--loglevel", "INFO"]
-    return args, {"STYLECAT_TORCH_THREADS": "1", **(env or {})}
+    return args, {"STYLECAT_MODEL_THREADS": "1", **(env or {})}
 
 
 def upload_latencies(client: httpx.Client, images: list[bytes], n: int) -> tuple[float, float]:
@@ -148,7 +146,7 @@ def main() -> None:
     from core.settings import get_settings
 
     settings = get_settings()
-    threads = {"STYLECAT_TORCH_THREADS": "1"}
+    threads = {"STYLECAT_MODEL_THREADS": "1"}
     logs = settings.stack_dir / "bench" / "logs"
     specs = [
         (["api", "--port", "8765"], {}),

@@ -54,8 +54,6 @@ def main() -> None:
     catalogue(BATCH * (args.batches + 1), jpegs_800px(BATCH))
     ids = catalogue_ids(0, BATCH * (args.batches + 1))
 
-    import torch
-
     from core.settings import get_settings
     from db.session import session_scope
     from search.client import get_client
@@ -64,9 +62,8 @@ def main() -> None:
     from worker.local import LocalClassifier
 
     settings = get_settings()
-    torch.set_num_threads(2)
     keep_freed_memory()
-    classifier = LocalClassifier(settings)
+    classifier = LocalClassifier(settings, threads=2)
     client = get_client()
 
     def one(batch: list[int]) -> None:

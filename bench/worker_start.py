@@ -56,7 +56,7 @@ def run(ids: list[int], burst: list[int]) -> dict[str, float]:
 
     requeue([*ids, *burst])
     enqueue(ids[0], "live")
-    env = {"STYLECAT_TORCH_THREADS": "1"}
+    env = {"STYLECAT_MODEL_THREADS": "1"}
     began = time.perf_counter()
     with processes([(WORKER, env)], get_settings().stack_dir / "bench" / "worker-start-logs") as (worker,):
         wait_for(lambda: categorized(ids[:1]) == 1, 120, "the first job", 0.01)

@@ -83,8 +83,9 @@ class Settings(BaseSettings):
     """Its runtime URL when it differs from `sagemaker_endpoint_url` (locally: a second `stylecat serve-model`)."""
     sagemaker_endpoint_url: str | None = None
     """Another runtime URL, e.g. the project's inference server (`stylecat serve-model`) locally."""
-    torch_threads: int = Field(default=0, ge=0)
-    """Torch threads per worker child or inference server; 0: the available cores (cpuset, cgroup CPU
+    model_threads: int = Field(default=0, ge=0)
+    """Threads of the model's forward pass (and of a batch's decoding) per worker child or inference
+    server; 0: the available cores (cpuset, cgroup CPU
     quota) divided among a worker's children, or, in the inference server, between its forward pass
     and its decoding (core/threads.py)."""
 

@@ -1,4 +1,4 @@
-"""How many torch threads a process that shares the machine's cores runs its forward passes in."""
+"""How many threads a process that shares the machine's cores runs its forward passes in."""
 
 import os
 from pathlib import Path
@@ -28,8 +28,8 @@ def available_cores(quotas: tuple[tuple[Path, Path | None], ...] = CGROUP_CPU_QU
     return max(1, cores)
 
 
-def torch_threads(settings: Settings, sharers: int) -> int:
-    """`STYLECAT_TORCH_THREADS`, or the available cores divided among `sharers`: the prefork
+def model_threads(settings: Settings, sharers: int) -> int:
+    """`STYLECAT_MODEL_THREADS`, or the available cores divided among `sharers`: the prefork
     children of a worker, or the inference server's forward pass and its decoding threads, so that
     none of them oversubscribes the cores."""
-    return settings.torch_threads or max(1, available_cores() // max(1, sharers))
+    return settings.model_threads or max(1, available_cores() // max(1, sharers))

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -39,7 +38,7 @@ from starlette.concurrency import run_in_threadpool
 from core.allocator import keep_freed_memory
 from core.formats import BY_MEDIA_TYPE
 from core.settings import Settings, get_settings
-from core.threads import torch_threads
+from core.threads import model_threads
 from images.fetch import FetchError, fetch
 from inference.batching import ForwardBatcher
 from inference.limits import memory_limit, pixel_budget
@@ -75,7 +74,8 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     """Load the model once, in the background: /ping answers 503 until it is ready."""
 
     async def load_in_background() -> None:
-        model = await run_in_threadpool(load, settings)
+        # The forward pass shares the cores with the requests' decoding and the event loop.
+        model = await run_in_threadpool(load, settings, model_threads(settings, 2))
         batcher["forward"] = ForwardBatcher(
             model.predictor.probabilities, settings.inference_max_batch, settings.inference_batch_wait_ms / 1000
         )
@@ -85,10 +85,6 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
     settings = get_settings()
     keep_freed_memory()
-    # The forward pass shares the cores with the requests' decoding and the event loop: with all of
-    # them, its threads wait on each other at every one of its ~200 operations while the others run
-    # (one thread on 2 cores: 1.15-1.5x the rate of 16 clients' one-image requests, bench.inference_servers).
-    torch.set_num_threads(torch_threads(settings, 2))
     limits.pixels = pixel_budget(settings, memory_limit())
     limits.slots = asyncio.Semaphore(settings.inference_concurrency)
     log.info("decoding %d requests at once, at most %d pixels an image", settings.inference_concurrency, limits.pixels)

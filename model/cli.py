@@ -126,6 +126,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Accuracy, per-class precision/recall/F1 and the confusion matrix."""
+    from core.threads import model_threads
     from model.dataset import TEST_SEED, DatasetError, folder_split, synthetic_split
     from model.evaluation import format_report, report
     from model.predictor import StylePredictor
@@ -133,13 +134,14 @@ def evaluate(
 
     settings = get_settings()
     uri = model or settings.model_uri
+    threads = model_threads(settings, 1)
     if Path(uri).is_dir():
-        predictor = StylePredictor.load(Path(uri))
+        predictor = StylePredictor.load(Path(uri), threads)
     else:
         from model import registry
 
         predictor = registry.load_predictor(
-            registry.resolve_serving(registry.configure(settings), uri, settings.model_name)
+            registry.resolve_serving(registry.configure(settings), uri, settings.model_name), threads
         )
     try:
         if data is None:

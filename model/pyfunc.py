@@ -26,10 +26,12 @@ class StyleOutput(BaseModel):
 class StyleCNN(PythonModel):
     def load_context(self, context: PythonModelContext) -> None:
         from core.allocator import keep_freed_memory
+        from core.settings import get_settings
+        from core.threads import model_threads
         from model.predictor import StylePredictor
 
         keep_freed_memory()
-        self.predictor = StylePredictor.load(Path(context.artifacts[ARTIFACT]))
+        self.predictor = StylePredictor.load(Path(context.artifacts[ARTIFACT]), model_threads(get_settings(), 1))
 
     def predict(
         self, context: PythonModelContext, model_input: list[str], params: dict[str, Any] | None = None

@@ -151,11 +151,12 @@ def is_unset(exc: MlflowException) -> bool:
     return exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
-def load_predictor(resolved: ResolvedModel) -> "StylePredictor":
-    """The version's weights, read straight from its artifacts (no pyfunc wrapper on the hot path)."""
-    from model.predictor import StylePredictor  # torch is imported in the process that predicts
+def load_predictor(resolved: ResolvedModel, threads: int = 1) -> "StylePredictor":
+    """The version's model folder, read straight from its artifacts (no pyfunc wrapper on the hot
+    path), its forward passes in `threads` threads."""
+    from model.predictor import StylePredictor  # ONNX Runtime is imported in the process that predicts
 
-    return StylePredictor.load(download_weights(resolved))
+    return StylePredictor.load(download_weights(resolved), threads)
 
 
 def download_weights(resolved: ResolvedModel) -> Path:

@@ -10,6 +10,7 @@ lowers each fold's calibration error), which is then trained on everything.
 
 import json
 import logging
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from model.augment import augment
 from model.calibration import expected_calibration_error, fit_temperature, softmax
 from model.dataset import TEST_SEED, DatasetError, LabelledPixels, labelled_pixels, synthetic_split
 from model.evaluation import confusion_figure, report
+from model.export import as_input, load_net, save
 from model.net import StyleNet
 from model.predictor import StylePredictor
 from model.pyfunc import register
@@ -173,16 +175,14 @@ def clean_statistics(net: StyleNet, pixels: np.ndarray, batch: int = 256) -> tor
     if not net.stats:
         return None
     with torch.inference_mode():
-        return torch.cat(
-            [net.style_statistics(StylePredictor.tensor(pixels[i : i + batch])) for i in range(0, len(pixels), batch)]
-        )
+        return torch.cat([net.style_statistics(as_input(pixels[i : i + batch])) for i in range(0, len(pixels), batch)])
 
 
 def predict_logits(net: StyleNet, pixels: np.ndarray, batch: int = 256) -> np.ndarray:
     net.eval()
     with torch.inference_mode():
         return np.concatenate(
-            [net(StylePredictor.tensor(pixels[i : i + batch])).float().numpy() for i in range(0, len(pixels), batch)]
+            [net(as_input(pixels[i : i + batch])).float().numpy() for i in range(0, len(pixels), batch)]
         )
 
 
@@ -269,12 +269,12 @@ def initial_net(config: TrainConfig) -> StyleNet:
     """Random weights, or the weights of `config.init` to fine-tune (at the input size it was made for)."""
     if config.init is None:
         return new_net()
-    start = StylePredictor.load(config.init)
-    if start.image_size != config.image_size:
+    start, saved = load_net(config.init)
+    if saved["image_size"] != config.image_size:
         raise DatasetError(
-            f"{config.init} takes {start.image_size} px images; train with --image-size {start.image_size}"
+            f"{config.init} takes {saved['image_size']} px images; train with --image-size {saved['image_size']}"
         )
-    return start.net
+    return start
 
 
 def train(
@@ -337,27 +337,29 @@ def train(
             desc="final model",
             on_epoch=log_epoch,
         )
-        predictor = StylePredictor(net, config.image_size, temperature=temperature)
-        result = report(y_test, predict_labels(predictor, x_test))
-        mlflow.log_metrics(
-            {
-                "test_accuracy": result["accuracy"],
-                **{
-                    f"test_{k}_{style}": v
-                    for style, m in result["per_class"].items()
-                    for k, v in m.items()
-                    if k != "support"
-                },
-            }
-        )
-        mlflow.log_dict(result, "evaluation.json")
-        mlflow.log_figure(confusion_figure(result), "confusion_matrix.png")
         with tempfile.TemporaryDirectory() as folder:
-            predictor.save(Path(folder) / "model_dir")
-            version = register(Path(folder) / "model_dir", name=settings.model_name)
-        if export is not None:
-            predictor.save(export)
-            evaluation = {"synthetic_held_out": result, "leave_source_out": cross}
-            (export / registry.EVALUATION).write_text(json.dumps(evaluation, indent=1) + "\n")
+            model_dir = Path(folder) / "model_dir"
+            save(net, model_dir, image_size=config.image_size, temperature=temperature)
+            # The held-out figures are those of the export that serves, not of the torch network.
+            predictor = StylePredictor.load(model_dir, threads=config.threads)
+            result = report(y_test, predict_labels(predictor, x_test))
+            mlflow.log_metrics(
+                {
+                    "test_accuracy": result["accuracy"],
+                    **{
+                        f"test_{k}_{style}": v
+                        for style, m in result["per_class"].items()
+                        for k, v in m.items()
+                        if k != "support"
+                    },
+                }
+            )
+            mlflow.log_dict(result, "evaluation.json")
+            mlflow.log_figure(confusion_figure(result), "confusion_matrix.png")
+            version = register(model_dir, name=settings.model_name)
+            if export is not None:
+                shutil.copytree(model_dir, export, dirs_exist_ok=True)
+                evaluation = {"synthetic_held_out": result, "leave_source_out": cross}
+                (export / registry.EVALUATION).write_text(json.dumps(evaluation, indent=1) + "\n")
     metrics = {**result, "leave_source_out": cross} if cross else result
     return TrainResult(version=version, run_id=run.info.run_id, metrics=metrics)

@@ -187,9 +187,9 @@ def worker(
         _fail(f"unknown queue(s) {sorted(unknown)}; choose from {', '.join(q.value for q in Queue)}")
     bootstrap = None
     if get_settings().classifier == "local":
-        # Registering runs the model once; in a process of its own, so torch never starts in the
-        # parent before the fork (a forked OpenMP pool deadlocks the children). It runs while this
-        # process imports what the children share.
+        # Registering runs the model once; in a process of its own, so no thread pool of a model
+        # starts in the parent before the fork (a forked pool deadlocks the children). It runs while
+        # this process imports what the children share.
         bootstrap = subprocess.Popen([sys.executable, "-m", "stylecat", "model", "bootstrap"])
     _import_before_fork(get_settings())
     if bootstrap is not None and bootstrap.wait() != 0:
@@ -198,7 +198,7 @@ def worker(
         from worker.metrics import serve
 
         serve(metrics_port)
-    celery_app.conf.worker_concurrency = concurrency  # read by each child to size its torch threads
+    celery_app.conf.worker_concurrency = concurrency  # read by each child to size its model threads
     celery_app.conf[PRELOAD_MODEL] = bool({Queue.LIVE.value, Queue.BACKFILL.value} & set(names))
     if Queue.LIVE.value in names:  # room for the live batches to fill (worker/live_batches.py)
         from worker.live_batches import live_prefetch
@@ -222,12 +222,13 @@ def worker(
 
 
 def _import_before_fork(settings: Settings) -> None:
-    """Import the tasks and the registry store's modules in the worker's parent: its prefork children
-    share those pages, and none spends its first job importing them. Modules only: no connection
-    and no torch thread exists before the fork."""
+    """Import the tasks, ONNX Runtime and the registry store's modules in the worker's parent: its
+    prefork children share those pages, and none spends its first job importing them. Modules only:
+    no connection and no model thread exists before the fork."""
     import worker.tasks  # noqa: F401
 
     if settings.classifier == "local":
+        import model.predictor  # noqa: F401
         from model.registry import import_store
 
         import_store(settings.mlflow_tracking_uri)

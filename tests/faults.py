@@ -32,7 +32,7 @@ from worker.dispatch import depths
 # Short enough that a scenario recovers in seconds: the sweeper runs every 2 s and takes images
 # left behind for 20 s; tasks are told to stop after 8 s and killed after 15 s.
 FAULT_ENV = {
-    "STYLECAT_TORCH_THREADS": "1",
+    "STYLECAT_MODEL_THREADS": "1",
     "STYLECAT_TASK_SOFT_TIME_LIMIT": "8",
     "STYLECAT_TASK_TIME_LIMIT": "15",
     "STYLECAT_STALE_AFTER": "20",

@@ -153,7 +153,7 @@ def test_the_sagemaker_backend_sends_the_challengers_images_to_its_endpoint(
 
 def _endpoint(folder: Path, log: Path) -> AbstractContextManager[str]:
     """The project's inference server serving one model folder, as a SageMaker endpoint would."""
-    env = {"STYLECAT_TORCH_THREADS": "1", "STYLECAT_INFERENCE_MODEL_DIR": str(folder)}
+    env = {"STYLECAT_MODEL_THREADS": "1", "STYLECAT_INFERENCE_MODEL_DIR": str(folder)}
     return serving(["serve-model"], log, _pings, env)
 
 

@@ -121,11 +121,14 @@ def test_every_process_reaches_the_same_store_and_beat_writes_to_a_volume() -> N
         assert env["STYLECAT_S3_ENDPOINT_URL"].startswith("http://s3:"), name
 
 
-def test_both_images_install_the_cpu_build_of_torch_and_the_inference_image_only_serving() -> None:
-    for dockerfile in (ROOT / "Dockerfile", ROOT / "inference" / "Dockerfile"):
-        assert "--index-url https://download.pytorch.org/whl/cpu torch" in dockerfile.read_text(), dockerfile
+def test_the_application_image_installs_cpu_torch_and_the_inference_image_only_serving() -> None:
+    application = (ROOT / "Dockerfile").read_text()
+    assert "--index-url https://download.pytorch.org/whl/cpu torch" in application
+    assert "'.[pipeline,training]'" in application
     inference = (ROOT / "inference" / "Dockerfile").read_text()
-    assert "pip install --no-cache-dir . " in inference and "[pipeline]" not in inference
+    installs = inference.split("pip install", 1)[1]
+    assert "pip install --no-cache-dir . " in inference and "[" not in installs.split("\n")[0]
+    assert "torch" not in installs  # the model runs as its ONNX export
     assert set(re.findall(r"^COPY (\S+) ", inference, re.M)) == {
         "pyproject.toml",
         "core",

@@ -202,7 +202,7 @@ def test_sagemaker_endpoint_failing_slow_and_away(
 ) -> None:
     model_port = free_port()
     model_server = Process(
-        ["serve-model", "--port", str(model_port)], tmp_path / "model-server.log", {"STYLECAT_TORCH_THREADS": "1"}
+        ["serve-model", "--port", str(model_port)], tmp_path / "model-server.log", {"STYLECAT_MODEL_THREADS": "1"}
     )
     upstream = f"http://127.0.0.1:{model_port}"
     try:

@@ -49,7 +49,7 @@ def _bucket(client: Any, name: str) -> None:
 def server(s3: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     subprocess.run([*STYLECAT, "model", "bootstrap"], check=True, capture_output=True)
     env = {
-        "STYLECAT_TORCH_THREADS": "1",
+        "STYLECAT_MODEL_THREADS": "1",
         "STYLECAT_S3_ALLOWED_SOURCES": '["uploads", "ghost"]',
         "STYLECAT_MAX_UPLOAD_BYTES": str(MAX_BYTES),
         "STYLECAT_INFERENCE_REMOTE_INPUTS": "true",
@@ -65,7 +65,7 @@ def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
     subprocess.run([*STYLECAT, "model", "bootstrap"], check=True, capture_output=True)
     port = free_port()
     log = tmp_path_factory.mktemp("inference-defaults") / "server.log"
-    process = Process(["serve-model", "--port", str(port)], log, {"STYLECAT_TORCH_THREADS": "1"})
+    process = Process(["serve-model", "--port", str(port)], log, {"STYLECAT_MODEL_THREADS": "1"})
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _ready(base), 90, f"/ping\n{process.tail()}")
@@ -369,7 +369,7 @@ def test_a_logged_model_folder_is_served_without_importing_mlflow(tmp_path: Path
         "import inference.server\n"
         "from inference.loading import load\n"
         f"model = load(Settings(inference_model_dir={str(tmp_path)!r}))\n"
-        "print(model.describe(), model.predictor.image_size, 'mlflow' in sys.modules)\n"
+        "print(model.describe(), model.predictor.image_size, 'mlflow' in sys.modules, 'torch' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert result.stdout.split() == ["{'name':", "'style-cnn',", "'version':", "'7'}", "128", "False"]
+    assert result.stdout.split() == ["{'name':", "'style-cnn',", "'version':", "'7'}", "128", "False", "False"]

@@ -2,6 +2,7 @@
 consumer, the pyfunc contract, training into MLflow and moving aliases (tiny models, own store)."""
 
 import io
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -105,7 +106,7 @@ def test_a_batch_decodes_on_the_forward_passs_threads_in_order_with_its_errors(m
     import threading
     import time
 
-    predictor = StylePredictor.load(registry.CHAMPION_DIR)
+    predictor = StylePredictor.load(registry.CHAMPION_DIR, threads=1)
     images = list(_awkward_images().values())
     items = [*images[:3], b"not an image", *images[3:], b""]
     threads: set[str] = set()
@@ -117,16 +118,11 @@ def test_a_batch_decodes_on_the_forward_passs_threads_in_order_with_its_errors(m
         return pixels(data, max_pixels)
 
     monkeypatch.setattr(predictor, "pixels", recorded)
-    previous = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        alone = predictor.decode(items, 40_000_000)
-        assert threads == {threading.current_thread().name}
-        threads.clear()
-        torch.set_num_threads(2)
-        shared = predictor.decode(items, 40_000_000)
-    finally:
-        torch.set_num_threads(previous)
+    alone = predictor.decode(items, 40_000_000)
+    assert threads == {threading.current_thread().name}
+    threads.clear()
+    predictor.threads = 2
+    shared = predictor.decode(items, 40_000_000)
     assert len(threads) == 2 and all(name.startswith("decode") for name in threads)
     assert [type(d) for d in shared] == [type(d) for d in alone]
     assert [d.code for d in shared if isinstance(d, Exception)] == ["not_an_image", "empty"]
@@ -186,9 +182,14 @@ def test_bootstrap_registers_the_shipped_lineage_and_keeps_a_promoted_model(own_
     assert (first.version, registry.ensure_champion(client, own_store.model_name).version) == ("4", "4")
     shipped = {str(v.version): v.tags.get("shipped") for v in client.search_model_versions("name = 'style-cnn'")}
     assert shipped == {"1": "v1-synthetic", "2": "v2-corpus", "3": "v3-foreground", "4": "v4-stats-first"}
-    models = [registry.load_predictor(registry.resolve(client, f"models:/style-cnn/{v}")) for v in "1234"]
-    assert [m.net.stats for m in models] == [0, 1, 2, 2] and {m.image_size for m in models} == {128}
-    assert [m.net.stats_width for m in models] == [64, 64, 64, 128]
+    from model.predictor import ONNX, read_config
+
+    folders = [registry.download_weights(registry.resolve(client, f"models:/style-cnn/{v}")) for v in "1234"]
+    configs = [read_config(folder) for folder in folders]
+    assert [c.get("stats", 0) for c in configs] == [0, 1, 2, 2]
+    assert [c.get("stats_width", 64) for c in configs] == [64, 64, 64, 128]
+    assert all((folder / ONNX).exists() for folder in folders)  # each registered with its export
+    assert {StylePredictor.load(folder).image_size for folder in folders} == {128}
     assert registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion")).temperature > 0
     result = train(TrainConfig(n_train=16, n_test=8, epochs=1, image_size=32, batch_size=8, threads=1), own_store)
     assert result.version == "5"
@@ -394,12 +395,41 @@ def test_branch_dropout_leaves_whole_images_to_the_statistics_in_training_only()
 
 
 @pytest.mark.unit
-def test_a_batch_forwarded_in_chunks_matches_image_by_image() -> None:
+def test_every_shipped_export_predicts_what_its_torch_network_does() -> None:
+    from model.export import as_input, load_net
+
+    items = [synthetic.sample(i, seed=8)[0] for i in range(12)]
+    for name, folder in registry.SHIPPED:
+        predictor = StylePredictor.load(folder, threads=2)
+        pixels = np.stack([to_uint8_array(image, predictor.image_size) for image in items])
+        net, config = load_net(folder)
+        with torch.inference_mode():
+            expected = torch.softmax(net(as_input(pixels)) / config.get("temperature", 1.0), 1).numpy()
+        assert np.allclose(predictor.probabilities(pixels), expected, atol=1e-5), name
+        assert np.array_equal(predictor.probabilities(pixels).argmax(1), expected.argmax(1)), name
+
+
+@pytest.mark.unit
+def test_a_folder_saved_without_its_export_is_exported_when_loaded(tmp_path: Path) -> None:
+    from model.predictor import ONNX
+
+    _, folder = registry.SHIPPED[0]
+    shutil.copytree(folder, tmp_path, dirs_exist_ok=True, ignore=shutil.ignore_patterns(ONNX))
+    shipped = StylePredictor.load(folder)
+    pixels = np.stack([to_uint8_array(synthetic.sample(i, seed=9)[0], shipped.image_size) for i in range(6)])
+    assert np.allclose(StylePredictor.load(tmp_path).probabilities(pixels), shipped.probabilities(pixels), atol=1e-6)
+    assert not (tmp_path / ONNX).exists()  # exported in memory: a mounted model folder may be read-only
+
+
+@pytest.mark.unit
+def test_a_batch_forwarded_in_chunks_matches_image_by_image(tmp_path: Path) -> None:
+    from model.export import save
     from model.net import StyleNet
     from model.predictor import FORWARD_CHUNK
 
     torch.manual_seed(4)
-    predictor = StylePredictor(StyleNet(widths=(8, 16, 24, 32, 40), stats=True), 32)
+    save(StyleNet(widths=(8, 16, 24, 32, 40), stats=True), tmp_path, image_size=32, temperature=1.0)
+    predictor = StylePredictor.load(tmp_path)
     pixels = np.random.default_rng(4).integers(0, 256, (2 * FORWARD_CHUNK + 3, 32, 32, 3), dtype=np.uint8)
     one_by_one = np.concatenate([predictor.probabilities(pixels[i : i + 1]) for i in range(len(pixels))])
     assert np.allclose(predictor.probabilities(pixels), one_by_one, atol=1e-5)

@@ -36,7 +36,7 @@ AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_
 
 
 def _start_model_server(port: int, log: Path) -> Process:
-    process = Process(["serve-model", "--port", str(port)], log, {"STYLECAT_TORCH_THREADS": "1"})
+    process = Process(["serve-model", "--port", str(port)], log, {"STYLECAT_MODEL_THREADS": "1"})
     wait_for(lambda: _answers(f"http://127.0.0.1:{port}/ping"), 90, f"the model server\n{process.tail()}")
     return process
 
@@ -56,7 +56,7 @@ def stack(
     inference server through the real boto3 sagemaker-runtime client."""
     logs = tmp_path_factory.mktemp(f"logs-{request.param}")
     subprocess.run([*STYLECAT, "model", "bootstrap"], check=True, capture_output=True)
-    env = {"STYLECAT_TORCH_THREADS": "1"}
+    env = {"STYLECAT_MODEL_THREADS": "1"}
     model_server, model_port = None, 0
     if request.param == "sagemaker":
         model_port = free_port()

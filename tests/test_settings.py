@@ -52,13 +52,13 @@ def test_the_readme_documents_every_setting() -> None:
     assert not missing, f"README lacks {missing}"
 
 
-def test_torch_threads_divide_the_cores_among_their_sharers_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_threads_divide_the_cores_among_their_sharers_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
     from core import threads
 
     monkeypatch.setattr(threads, "available_cores", lambda: 8)
-    assert threads.torch_threads(Settings(torch_threads=0), 2) == 4  # the inference server: forward pass and decoding
-    assert threads.torch_threads(Settings(torch_threads=0), 16) == 1  # never none
-    assert threads.torch_threads(Settings(torch_threads=3), 2) == 3  # STYLECAT_TORCH_THREADS wins
+    assert threads.model_threads(Settings(model_threads=0), 2) == 4  # the inference server: forward pass and decoding
+    assert threads.model_threads(Settings(model_threads=0), 16) == 1  # never none
+    assert threads.model_threads(Settings(model_threads=3), 2) == 3  # STYLECAT_MODEL_THREADS wins
 
 
 def test_available_cores_follow_the_cgroup_cpu_quota(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]

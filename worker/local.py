@@ -46,9 +46,10 @@ class Follower:
     seconds and reloaded when it names another version. `optional`: an unset alias means no model
     (the challenger) instead of an error, and the registry being away is not worth a retry."""
 
-    def __init__(self, settings: Settings, uri: str, *, optional: bool) -> None:
+    def __init__(self, settings: Settings, uri: str, *, optional: bool, threads: int) -> None:
         self.settings = settings
         self.uri = uri
+        self.threads = threads
         self.optional = optional
         self._lock = threading.Lock()
         self._loaded: Loaded | None = None
@@ -90,7 +91,7 @@ class Follower:
         log.info("loading %s version %s (%s)", resolved.name, resolved.version, self.uri)
         model = ModelRef(name=resolved.name, version=resolved.version, backend="local")
         try:
-            self._loaded = (model, registry.load_predictor(resolved))
+            self._loaded = (model, registry.load_predictor(resolved, self.threads))
         except SoftTimeLimitExceeded:
             raise
         except Exception:
@@ -117,14 +118,15 @@ class Follower:
 
 
 class LocalClassifier:
-    """The CNN in-process, the challenger beside it when a shadow or canary fraction is set."""
+    """The CNN in-process, the challenger beside it when a shadow or canary fraction is set; each
+    runs its forward passes (and decodes) in `threads` threads."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, threads: int = 1) -> None:
         self.settings = settings
         for name, value in REGISTRY_HTTP.items():
             os.environ.setdefault(name, value)
-        self._champion = Follower(settings, settings.model_uri, optional=False)
-        self._challenger = Follower(settings, settings.challenger_uri, optional=True)
+        self._champion = Follower(settings, settings.model_uri, optional=False, threads=threads)
+        self._challenger = Follower(settings, settings.challenger_uri, optional=True, threads=threads)
 
     def _champion_now(self) -> Loaded:
         loaded = self._champion.current()

@@ -17,7 +17,6 @@ from sqlalchemy.exc import OperationalError
 from core.allocator import keep_freed_memory
 from core.queues import CANARY_WATCH, CATEGORIZE, CATEGORIZE_LIVE, INDEX, INDEX_PENDING_KEY, SWEEP, Queue
 from core.settings import get_settings
-from core.threads import torch_threads
 from db.session import get_engine, session_scope
 from search.client import get_client
 from search.indexer import index_pending
@@ -45,12 +44,9 @@ RETRY = {
 @worker_process_init.connect
 def _init_child(**_: object) -> None:
     """In each prefork child: fresh database connections, freed batches kept for the next one, and
-    torch threads that fit the cores."""
+    the model loaded before the first job."""
     get_engine().dispose(close=False)
     keep_freed_memory()
-    import torch
-
-    torch.set_num_threads(torch_threads(get_settings(), app.conf.worker_concurrency or 1))
     if app.conf.get(PRELOAD_MODEL):  # a categorizing worker: the first job should not wait for the load
         try:
             get_classifier().current_model()
