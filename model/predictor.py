@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 WEIGHTS = "weights.pt"
 CONFIG = "config.json"
 ONNX = "model.onnx"
-FORWARD_CHUNK = 16
+CHUNK_PER_THREAD = 8
+"""Images per forward pass for each of its threads. The session keeps the memory of its largest pass:
+8 images add 33 MiB to a process, 16 add 74 MiB, at 0.96x-1.0x the rate on one thread."""
 
 
 def read_config(folder: Path) -> dict[str, Any]:
@@ -87,15 +89,16 @@ class StylePredictor:
         return to_uint8_array(load_image(data, max_pixels=max_pixels, draft_size=self.image_size), self.image_size)
 
     def probabilities(self, batch_hwc: np.ndarray) -> np.ndarray:
-        """Forward passes over uint8 NHWC pixels, FORWARD_CHUNK images at a time (activations of
-        that many stay in the CPU's caches); returns N x len(STYLES) probabilities."""
+        """Forward passes over uint8 NHWC pixels, CHUNK_PER_THREAD images a thread at a time (their
+        activations stay in the CPU's caches); returns N x len(STYLES) probabilities."""
         if len(batch_hwc) == 0:
             return np.zeros((0, len(STYLES)), dtype=np.float32)
+        chunk = CHUNK_PER_THREAD * self.threads
         with self._forward:
             logits = np.concatenate(
                 [
-                    self._session.run(None, {"pixels": normalize(batch_hwc[i : i + FORWARD_CHUNK])})[0]
-                    for i in range(0, len(batch_hwc), FORWARD_CHUNK)
+                    self._session.run(None, {"pixels": normalize(batch_hwc[i : i + chunk])})[0]
+                    for i in range(0, len(batch_hwc), chunk)
                 ]
             )
         return softmax(logits, self.temperature)
