@@ -2,8 +2,6 @@
 
 import gc
 import os
-import subprocess
-import sys
 import tempfile
 from typing import Annotated
 
@@ -185,15 +183,9 @@ def worker(
     unknown = set(names) - {queue.value for queue in Queue}
     if unknown or not names:
         _fail(f"unknown queue(s) {sorted(unknown)}; choose from {', '.join(q.value for q in Queue)}")
-    bootstrap = None
-    if get_settings().classifier == "local":
-        # Registering runs the model once; in a process of its own, so no thread pool of a model
-        # starts in the parent before the fork (a forked pool deadlocks the children). It runs while
-        # this process imports what the children share.
-        bootstrap = subprocess.Popen([sys.executable, "-m", "stylecat", "model", "bootstrap"])
     _import_before_fork(get_settings())
-    if bootstrap is not None and bootstrap.wait() != 0:
-        _fail(f"registering the shipped models failed (exit {bootstrap.returncode})")
+    if get_settings().classifier == "local":
+        _register_shipped_models()
     if metrics_port:
         from worker.metrics import serve
 
@@ -235,6 +227,20 @@ def _import_before_fork(settings: Settings) -> None:
     # The garbage collector of a child would touch every object inherited from here, and each page it
     # touches stops being shared: frozen objects are never collected, so their pages stay shared.
     gc.freeze()
+
+
+def _register_shipped_models() -> None:
+    """`stylecat model bootstrap` in a forked child of the worker's parent, before Celery starts.
+    The child has the registry's modules imported already (a new interpreter spends about 2.7 s
+    importing them), and what it opens ends with it: the store's connections and, when it registers
+    a version, the model's threads (a thread pool forked into Celery's children deadlocks them)."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("fork").Process(target=model_cli.bootstrap, name="bootstrap")
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        _fail(f"registering the shipped models failed (exit {child.exitcode})")
 
 
 @app.command("beat")
