@@ -78,8 +78,13 @@ class StylePredictor:
         if (folder / ONNX).exists():
             onnx = (folder / ONNX).read_bytes()
         else:
-            from model.export import load_net, onnx_bytes
-
+            try:
+                from model.export import load_net, onnx_bytes
+            except ImportError as exc:  # the inference image installs no torch
+                raise ValueError(
+                    f"{folder} has no {ONNX}, and exporting its weights needs torch "
+                    f"(pip install 'stylecat[training]'); or register the model again: {exc}"
+                ) from exc
             log.warning("%s has no %s: exporting its weights (re-register it to skip this)", folder, ONNX)
             onnx = onnx_bytes(load_net(folder)[0], image_size)
         return cls(onnx, image_size, float(config.get("temperature", 1.0)), threads)

@@ -419,6 +419,10 @@ def test_a_folder_saved_without_its_export_is_exported_when_loaded(tmp_path: Pat
     pixels = np.stack([to_uint8_array(synthetic.sample(i, seed=9)[0], shipped.image_size) for i in range(6)])
     assert np.allclose(StylePredictor.load(tmp_path).probabilities(pixels), shipped.probabilities(pixels), atol=1e-6)
     assert not (tmp_path / ONNX).exists()  # exported in memory: a mounted model folder may be read-only
+    with pytest.MonkeyPatch.context() as without_torch:  # as in the inference image
+        without_torch.setitem(sys.modules, "model.export", None)
+        with pytest.raises(ValueError, match=r"has no model.onnx, and exporting its weights needs torch"):
+            StylePredictor.load(tmp_path)
 
 
 @pytest.mark.unit
