@@ -16,7 +16,8 @@ import onnxruntime
 
 from bench.common import jpegs_800px, median_seconds
 from core.allocator import keep_freed_memory
-from model.predictor import ONNX, StylePredictor
+from model.folder import ONNX
+from model.predictor import StylePredictor
 from model.registry import CHAMPION_DIR, SHIPPED
 
 

@@ -17,8 +17,8 @@ import torch
 from onnxscript import opset18
 
 from core.styles import STYLES
+from model.folder import CONFIG, ONNX, WEIGHTS, read_config
 from model.net import StyleNet, fused_for_inference
-from model.predictor import CONFIG, ONNX, WEIGHTS, read_config
 from model.preprocess import normalize
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,6 @@ with the CUDA libraries of PyPI's wheel), and a forward pass is one call that re
 instead of ~200 torch calls that each win it back.
 """
 
-import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -22,23 +21,14 @@ import onnxruntime
 
 from core.styles import STYLES
 from model.calibration import softmax
+from model.folder import ONNX, read_config
 from model.preprocess import ImageDecodeError, load_image, normalize, to_uint8_array
 
 log = logging.getLogger(__name__)
 
-WEIGHTS = "weights.pt"
-CONFIG = "config.json"
-ONNX = "model.onnx"
 CHUNK_PER_THREAD = 8
 """Images per forward pass for each of its threads. The session keeps the memory of its largest pass:
 8 images add 33 MiB to a process, 16 add 74 MiB, at 0.96x-1.0x the rate on one thread."""
-
-
-def read_config(folder: Path) -> dict[str, Any]:
-    config: dict[str, Any] = json.loads((folder / CONFIG).read_text())
-    if tuple(config["styles"]) != STYLES:
-        raise ValueError(f"model styles {config['styles']} differ from {list(STYLES)}")
-    return config
 
 
 @dataclass(frozen=True)

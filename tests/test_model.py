@@ -182,7 +182,7 @@ def test_bootstrap_registers_the_shipped_lineage_and_keeps_a_promoted_model(own_
     assert (first.version, registry.ensure_champion(client, own_store.model_name).version) == ("4", "4")
     shipped = {str(v.version): v.tags.get("shipped") for v in client.search_model_versions("name = 'style-cnn'")}
     assert shipped == {"1": "v1-synthetic", "2": "v2-corpus", "3": "v3-foreground", "4": "v4-stats-first"}
-    from model.predictor import ONNX, read_config
+    from model.folder import ONNX, read_config
 
     folders = [registry.download_weights(registry.resolve(client, f"models:/style-cnn/{v}")) for v in "1234"]
     configs = [read_config(folder) for folder in folders]
@@ -411,7 +411,7 @@ def test_every_shipped_export_predicts_what_its_torch_network_does() -> None:
 
 @pytest.mark.unit
 def test_a_folder_saved_without_its_export_is_exported_when_loaded(tmp_path: Path) -> None:
-    from model.predictor import ONNX
+    from model.folder import ONNX
 
     _, folder = registry.SHIPPED[0]
     shutil.copytree(folder, tmp_path, dirs_exist_ok=True, ignore=shutil.ignore_patterns(ONNX))
