@@ -9,6 +9,7 @@ exported by `stylecat reviews export`. A file named `<source>--<name>.<ext>` bel
 
 import hashlib
 import multiprocessing
+import multiprocessing.pool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,13 @@ class DatasetError(ValueError):
     """A data source that cannot be used as it is; the message says why."""
 
 
+def _pool(workers: int) -> multiprocessing.pool.Pool:
+    """Worker processes started from a fresh server process, not forked from this one: a process that
+    predicts holds ONNX Runtime's threads, and a child forked while another thread holds a lock
+    waits for it forever (seen here: a pool forked after a 2-thread session hung)."""
+    return multiprocessing.get_context("forkserver").Pool(workers)
+
+
 def _synthetic_one(job: tuple[int, int, int]) -> np.ndarray:
     index, seed, size = job
     image, _ = synthetic.sample(index, seed)
@@ -40,7 +48,7 @@ def synthetic_split(n: int, seed: int, size: int, workers: int = 2) -> tuple[np.
     """`n` generated images (NHWC uint8) and their labels; the same (n, seed, size) gives the same data."""
     jobs = [(i, seed, size) for i in range(n)]
     if workers > 1:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with _pool(workers) as pool:
             pixels = pool.map(_synthetic_one, jobs, chunksize=32)
     else:
         pixels = [_synthetic_one(job) for job in jobs]
@@ -117,7 +125,7 @@ def labelled_pixels(folder: Path, size: int, workers: int = 2) -> LabelledPixels
         with np.load(cache) as stored:
             return LabelledPixels(stored["pixels"], stored["labels"], stored["sources"], list(stored["skipped"]))
     jobs = [(path, size) for path, _ in files]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    with _pool(workers) as pool:
         decoded = pool.map(_decode_one, jobs, chunksize=64)
     keep = [i for i, item in enumerate(decoded) if isinstance(item, np.ndarray)]
     skipped = [item for item in decoded if isinstance(item, str)]
