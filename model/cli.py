@@ -128,9 +128,8 @@ def evaluate(
     """Accuracy, per-class precision/recall/F1 and the confusion matrix."""
     from core.threads import model_threads
     from model.dataset import TEST_SEED, DatasetError, folder_split, synthetic_split
-    from model.evaluation import format_report, report
+    from model.evaluation import format_report, predict_labels, report
     from model.predictor import StylePredictor
-    from model.training import predict_labels
 
     settings = get_settings()
     uri = model or settings.model_uri

@@ -1,10 +1,20 @@
 """Accuracy, per-class precision/recall/F1 and the confusion matrix of predictions against labels."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.styles import STYLES
+
+if TYPE_CHECKING:
+    from model.predictor import StylePredictor
+
+
+def predict_labels(predictor: "StylePredictor", pixels: np.ndarray, batch: int = 256) -> np.ndarray:
+    """The class the predictor gives each image of uint8 NHWC `pixels`, `batch` at a time."""
+    return np.concatenate(
+        [predictor.probabilities(pixels[i : i + batch]).argmax(1) for i in range(0, len(pixels), batch)]
+    )
 
 
 def report(labels: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:

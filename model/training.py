@@ -31,7 +31,7 @@ from model import registry
 from model.augment import augment
 from model.calibration import expected_calibration_error, fit_temperature, softmax
 from model.dataset import TEST_SEED, DatasetError, LabelledPixels, labelled_pixels, synthetic_split
-from model.evaluation import confusion_figure, report
+from model.evaluation import confusion_figure, predict_labels, report
 from model.export import as_input, load_net, save
 from model.net import StyleNet
 from model.predictor import StylePredictor
@@ -184,12 +184,6 @@ def predict_logits(net: StyleNet, pixels: np.ndarray, batch: int = 256) -> np.nd
         return np.concatenate(
             [net(as_input(pixels[i : i + batch])).float().numpy() for i in range(0, len(pixels), batch)]
         )
-
-
-def predict_labels(predictor: StylePredictor, pixels: np.ndarray, batch: int = 256) -> np.ndarray:
-    return np.concatenate(
-        [predictor.probabilities(pixels[i : i + batch]).argmax(1) for i in range(0, len(pixels), batch)]
-    )
 
 
 def assign_folds(pool: Pool, folds: int) -> dict[str, int]:

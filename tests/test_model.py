@@ -5,7 +5,7 @@ import io
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -106,23 +106,27 @@ def test_a_batch_decodes_on_the_forward_passs_threads_in_order_with_its_errors(m
     import threading
     import time
 
-    predictor = StylePredictor.load(registry.CHAMPION_DIR, threads=1)
+    one, two = (StylePredictor.load(registry.CHAMPION_DIR, threads=n) for n in (1, 2))
     images = list(_awkward_images().values())
     items = [*images[:3], b"not an image", *images[3:], b""]
     threads: set[str] = set()
-    pixels = predictor.pixels
 
-    def recorded(data: bytes, max_pixels: int) -> np.ndarray:
-        threads.add(threading.current_thread().name)
-        time.sleep(0.01)  # as a large image would take: the other thread takes the next one
-        return pixels(data, max_pixels)
+    def recorded(predictor: StylePredictor) -> Callable[[bytes, int], np.ndarray]:
+        pixels = predictor.pixels
 
-    monkeypatch.setattr(predictor, "pixels", recorded)
-    alone = predictor.decode(items, 40_000_000)
+        def decode(data: bytes, max_pixels: int) -> np.ndarray:
+            threads.add(threading.current_thread().name)
+            time.sleep(0.01)  # as a large image would take: the other thread takes the next one
+            return pixels(data, max_pixels)
+
+        return decode
+
+    for predictor in (one, two):
+        monkeypatch.setattr(predictor, "pixels", recorded(predictor))
+    alone = one.decode(items, 40_000_000)
     assert threads == {threading.current_thread().name}
     threads.clear()
-    predictor.threads = 2
-    shared = predictor.decode(items, 40_000_000)
+    shared = two.decode(items, 40_000_000)
     assert len(threads) == 2 and all(name.startswith("decode") for name in threads)
     assert [type(d) for d in shared] == [type(d) for d in alone]
     assert [d.code for d in shared if isinstance(d, Exception)] == ["not_an_image", "empty"]
@@ -386,7 +390,7 @@ def test_branch_dropout_leaves_whole_images_to_the_statistics_in_training_only()
     assert 10 < int(dropped.sum()) < 54  # about half the images, each either whole or not at all
     net.eval()
     with torch.inference_mode():
-        assert torch.equal(net(x), net(x))  # serving is deterministic
+        assert torch.equal(net(x), net(x))  # evaluation mode is deterministic
         assert (
             not torch.isclose(net(x), net.head(torch.cat([torch.zeros(64, 48), net.statistics[1:](statistics)], 1)))
             .all(1)
@@ -407,6 +411,29 @@ def test_every_shipped_export_predicts_what_its_torch_network_does() -> None:
             expected = torch.softmax(net(as_input(pixels)) / config.get("temperature", 1.0), 1).numpy()
         assert np.allclose(predictor.probabilities(pixels), expected, atol=1e-5), name
         assert np.array_equal(predictor.probabilities(pixels).argmax(1), expected.argmax(1)), name
+
+
+@pytest.mark.unit
+def test_what_predicts_never_imports_torch() -> None:
+    """The worker's tasks, the pyfunc, the inference server and `stylecat model evaluate` predict
+    with ONNX Runtime alone: torch is for training and exporting."""
+    script = (
+        "import sys\n"
+        "import worker.tasks, model.pyfunc, inference.server\n"
+        "from stylecat.cli import app\n"
+        "sys.argv = ['stylecat', 'model', 'evaluate', '--model', sys.argv[1], '--n', '8', '--json']\n"
+        "try:\n"
+        "    app()\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "print('torch' in sys.modules, 'onnxruntime' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(registry.CHAMPION_DIR)], capture_output=True, text=True, check=True
+    )
+    evaluated, imported = result.stdout.strip().splitlines()
+    assert '"accuracy"' in evaluated
+    assert imported == "False True"
 
 
 @pytest.mark.unit
@@ -433,11 +460,12 @@ def test_a_batch_forwarded_in_chunks_matches_image_by_image(tmp_path: Path) -> N
 
     torch.manual_seed(4)
     save(StyleNet(widths=(8, 16, 24, 32, 40), stats=True), tmp_path, image_size=32, temperature=1.0)
-    predictor = StylePredictor.load(tmp_path)
-    pixels = np.random.default_rng(4).integers(0, 256, (2 * CHUNK_PER_THREAD + 3, 32, 32, 3), dtype=np.uint8)
-    one_by_one = np.concatenate([predictor.probabilities(pixels[i : i + 1]) for i in range(len(pixels))])
-    assert np.allclose(predictor.probabilities(pixels), one_by_one, atol=1e-5)
-    assert predictor.probabilities(pixels[:0]).shape == (0, 4)
+    pixels = np.random.default_rng(4).integers(0, 256, (4 * CHUNK_PER_THREAD + 3, 32, 32, 3), dtype=np.uint8)
+    for threads in (1, 2):  # chunks of 8 and of 16 images
+        predictor = StylePredictor.load(tmp_path, threads)
+        one_by_one = np.concatenate([predictor.probabilities(pixels[i : i + 1]) for i in range(len(pixels))])
+        assert np.allclose(predictor.probabilities(pixels), one_by_one, atol=1e-5)
+        assert predictor.probabilities(pixels[:0]).shape == (0, 4)
 
 
 def test_leave_source_out_training_calibrates_and_reports_every_source(own_store: Settings, tmp_path: Path) -> None:
