@@ -22,6 +22,7 @@ from contextlib import contextmanager
 
 from bench.common import jpegs_800px, median_seconds
 from core.settings import get_settings
+from core.threads import model_threads
 from images.storage import ensure_store, store
 from worker.categorize import _fetch_all
 from worker.local import LocalClassifier
@@ -100,7 +101,7 @@ def main() -> None:
         ]
 
     local_refs, s3_refs = refs(base), refs(s3)
-    classifier = LocalClassifier(base)
+    classifier = LocalClassifier(base, threads=model_threads(base, 1))
     classifier.current_model()  # loaded before timing
 
     def batch(claimed: list[tuple[int, str]], settings_: object) -> None:

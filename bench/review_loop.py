@@ -30,6 +30,7 @@ from bench.harness import fresh_database
 from core.settings import get_settings
 from core.shares import share
 from core.styles import STYLES
+from core.threads import model_threads
 from db.writes import NewImage, add_review, create_image
 from images.storage import store
 from migrations import commands as migrate
@@ -88,7 +89,9 @@ def main() -> None:
     for k in args.ks:
         settings = base.model_copy(update={"mlflow_tracking_uri": f"sqlite:///{work / f'mlflow-{k}.db'}"})
         client = registry.configure(settings)
-        champion = registry.load_predictor(registry.ensure_champion(client, settings.model_name))
+        champion = registry.load_predictor(
+            registry.ensure_champion(client, settings.model_name), model_threads(settings, 1)
+        )
         with scope() as session:
             session.execute(text("TRUNCATE images, style_predictions, style_reviews RESTART IDENTITY CASCADE"))
             for path in pool[:k]:
@@ -101,7 +104,9 @@ def main() -> None:
         done = retrain(
             session_factory=scope, settings=settings, config=config, holdout=0.0, fine_tune=True, n_synthetic=1_000
         )
-        after = registry.load_predictor(registry.resolve(client, f"models:/{settings.model_name}/{done.version}"))
+        after = registry.load_predictor(
+            registry.resolve(client, f"models:/{settings.model_name}/{done.version}"), model_threads(settings, 1)
+        )
         synthetic = done.comparison.scores
         figures[f"k{k}"] = {
             "trained_on": len(done.trained),

@@ -23,6 +23,7 @@ from sqlalchemy import delete, insert, update
 
 from bench.common import jpegs_800px
 from core.settings import get_settings
+from core.threads import model_threads
 from db.models import Image, StylePrediction
 from db.session import session_scope
 from images.storage import store
@@ -59,7 +60,7 @@ def main() -> None:
         "shadow_0": base.model_copy(update={"shadow_fraction": 0.0}),
         "shadow_1": base.model_copy(update={"shadow_fraction": 1.0}),
     }
-    classifier = LocalClassifier(runs["shadow_1"])
+    classifier = LocalClassifier(runs["shadow_1"], threads=model_threads(base, 1))
     classifier.current_model(), classifier.current_challenger()  # both loaded before timing
 
     def once(name: str) -> float:
@@ -72,7 +73,9 @@ def main() -> None:
         assert len(summary.categorized) == len(ids) and len(summary.shadow) == (len(ids) if name == "shadow_1" else 0)
         return elapsed
 
-    challenger = registry.load_predictor(registry.resolve(client, f"models:/{base.model_name}/1"))
+    challenger = registry.load_predictor(
+        registry.resolve(client, f"models:/{base.model_name}/1"), model_threads(base, 1)
+    )
     pixels = np.stack([challenger.pixels(d, base.max_image_pixels) for d in images])
 
     def forward() -> float:

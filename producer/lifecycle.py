@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from core.settings import Settings
 from core.styles import STYLES
+from core.threads import model_threads
 from db.models import CanaryHalt, Image, PredictionRole, StylePrediction, StyleSource
 from images.fetch import FetchError, fetch
 from model import registry
@@ -136,8 +137,9 @@ def compare(
     the newest `compare_max_reviews` reviewed images neither trained on; the gates decide on both
     (reviews only from `promote_min_reviews` images)."""
     name = settings.model_name
+    threads = model_threads(settings, 1)
     predictors = {
-        version: registry.load_predictor(registry.resolve(client, f"models:/{name}/{version}"))
+        version: registry.load_predictor(registry.resolve(client, f"models:/{name}/{version}"), threads)
         for version in (champion, challenger)
     }
     exclude = trained_reviews(client, name, champion) | trained_reviews(client, name, challenger)
