@@ -83,7 +83,12 @@ class Settings(BaseSettings):
     """Its runtime URL when it differs from `sagemaker_endpoint_url` (locally: a second `stylecat serve-model`)."""
     sagemaker_endpoint_url: str | None = None
     """Another runtime URL, e.g. the project's inference server (`stylecat serve-model`) locally."""
-    model_threads: int = Field(default=0, ge=0)
+    model_threads: int = Field(
+        default=0,
+        ge=0,
+        # STYLECAT_TORCH_THREADS: its name while the workers ran torch, still read
+        validation_alias=AliasChoices("STYLECAT_MODEL_THREADS", "STYLECAT_TORCH_THREADS", "model_threads"),
+    )
     """Threads of the model's forward pass (and of a batch's decoding) per worker child or inference
     server; 0: the available cores (cpuset, cgroup CPU
     quota) divided among a worker's children, or, in the inference server, between its forward pass

@@ -59,6 +59,10 @@ def test_model_threads_divide_the_cores_among_their_sharers_unless_set(monkeypat
     assert threads.model_threads(Settings(model_threads=0), 2) == 4  # the inference server: forward pass and decoding
     assert threads.model_threads(Settings(model_threads=0), 16) == 1  # never none
     assert threads.model_threads(Settings(model_threads=3), 2) == 3  # STYLECAT_MODEL_THREADS wins
+    monkeypatch.setenv("STYLECAT_TORCH_THREADS", "5")  # the name it had while the workers ran torch
+    assert Settings().model_threads == 5
+    monkeypatch.setenv("STYLECAT_MODEL_THREADS", "6")
+    assert Settings().model_threads == 6  # the new name first
 
 
 def test_available_cores_follow_the_cgroup_cpu_quota(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
