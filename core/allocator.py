@@ -4,9 +4,11 @@ By default glibc hands any block above a sliding threshold (128 KiB, rising to a
 the kernel with `mmap`, and gives the top of its heap back to the kernel whenever more than
 128 KiB of it is free. A forward pass over a batch of 64 images allocates and frees tensors of
 1-40 MB in every layer, so every pass faults its memory in again, page by page, and the kernel
-zeroes each page. Keeping freed memory in the process instead makes the champion's forward pass
-over 64 images 1.49x as fast on this machine, and decode + preprocess + forward 1.19x
-(`bench.allocator`). The cost: a process keeps the memory of its largest batch after the batch is done.
+zeroes each page. Keeping freed memory in the process instead made the champion's forward pass in
+torch over 64 images 1.49x as fast on this machine, and decode + preprocess + forward 1.19x
+(`bench.allocator`). ONNX Runtime, which runs the model now, keeps its own arena of the pass's
+memory; decoding still allocates and frees per image: decode + preprocess + forward 1.05x. The
+cost: a process keeps the memory of its largest batch after the batch is done.
 
 Call :func:`keep_freed_memory` once, early, in a process that runs the model; it does nothing
 where the C library is not glibc.

@@ -105,7 +105,7 @@ class StyleNet(nn.Module):
 def fused_for_inference(net: nn.Module) -> nn.Module:
     """An evaluation-mode copy of `net` with every batch norm that follows a convolution folded
     into that convolution's weights: the same outputs (to float rounding), one pass fewer per layer.
-    The copy is for serving only; train and save the original."""
+    The copy is what the ONNX export serves (model/export.py); train and save the original."""
     fused = copy.deepcopy(net).eval()
     for module in fused.modules():
         if isinstance(module, nn.Sequential):

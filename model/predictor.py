@@ -73,7 +73,8 @@ class StylePredictor:
             except ImportError as exc:  # the inference image installs no torch
                 raise ValueError(
                     f"{folder} has no {ONNX}, and exporting its weights needs torch "
-                    f"(pip install 'stylecat[training]'); or register the model again: {exc}"
+                    f"(pip install 'stylecat[training]'); versions registered since the export exist "
+                    f"carry it: {exc}"
                 ) from exc
             log.warning("%s has no %s: exporting its weights (re-register it to skip this)", folder, ONNX)
             onnx = onnx_bytes(load_net(folder)[0], image_size)

@@ -6,8 +6,9 @@ hard steps (flat fills, ink lines) or in long soft ramps (shading), how much sat
 how varied its edge directions are (a wobbly hand-drawn stroke against a ruled outline). A small
 CNN trained on a few thousand images does not learn these reliably from pixels, so
 :class:`StyleStats` computes them as fixed, parameter-free features that sit beside the
-convolutional features in :class:`model.net.StyleNet`. They are part of the one torch network, so
-the worker, the pyfunc and the inference server serve them without any extra step.
+convolutional features in :class:`model.net.StyleNet`. They are part of the one torch network, and
+so of its ONNX export (:mod:`model.export`): the worker, the pyfunc and the inference server serve
+them without any extra step.
 
 Every feature is a share of pixels or a normalised moment, so it does not depend on image size.
 

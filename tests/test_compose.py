@@ -45,7 +45,7 @@ def test_the_inference_service_runs_the_sagemaker_container_contract() -> None:
     dockerfile = ROOT / service["build"]["dockerfile"]
     assert 'ENTRYPOINT ["python", "-m", "inference.entrypoint"]' in dockerfile.read_text()
     source = service["volumes"][0].split(":")[0]
-    assert (ROOT / source / "config.json").exists() and (ROOT / source / "weights.pt").exists()
+    assert (ROOT / source / "config.json").exists() and (ROOT / source / "model.onnx").exists()  # no torch there
 
 
 @pytest.mark.parametrize("name", sorted(OURS))

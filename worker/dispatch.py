@@ -1,7 +1,7 @@
 """Sending work to the queues, and how deep they are: the one place the API, the CLI, the tasks
 and the sweeper go through. Jobs carry ids only; enqueue after the row's transaction commits.
 
-Sent by task name, so the caller (the API, a host application) never imports the worker's torch code.
+Sent by task name, so the caller (the API, a host application) never imports the worker's model code.
 """
 
 from collections.abc import Sequence
