@@ -90,9 +90,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("STYLECAT_MODEL_THREADS", "STYLECAT_TORCH_THREADS", "model_threads"),
     )
     """Threads of the model's forward pass (and of a batch's decoding) per worker child or inference
-    server; 0: the available cores (cpuset, cgroup CPU
-    quota) divided among a worker's children, or, in the inference server, between its forward pass
-    and its decoding (core/threads.py)."""
+    server; 0: the available cores (cpuset, cgroup CPU quota) divided among a worker's children, or,
+    in the inference server, between its forward pass and its decoding (core/threads.py)."""
 
     # Inference server (`stylecat serve-model`, the SageMaker container)
     inference_model_dir: Path | None = None

@@ -21,8 +21,6 @@ from model.folder import CONFIG, ONNX, WEIGHTS, read_config
 from model.net import StyleNet, fused_for_inference
 from model.preprocess import normalize
 
-log = logging.getLogger(__name__)
-
 OPSET = 18
 op: Any = opset18
 """ONNX operators, as the translations below call them on the exporter's values (the stubs' element

@@ -76,7 +76,7 @@ class StylePredictor:
                     f"(pip install 'stylecat[training]'); versions registered since the export exist "
                     f"carry it: {exc}"
                 ) from exc
-            log.warning("%s has no %s: exporting its weights (re-register it to skip this)", folder, ONNX)
+            log.warning("%s has no %s: exporting its weights (a version registered since carries it)", folder, ONNX)
             onnx = onnx_bytes(load_net(folder)[0], image_size)
         return cls(onnx, image_size, float(config.get("temperature", 1.0)), threads)
 
