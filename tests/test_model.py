@@ -456,12 +456,12 @@ def test_a_folder_saved_without_its_export_is_exported_when_loaded(tmp_path: Pat
 def test_a_batch_forwarded_in_chunks_matches_image_by_image(tmp_path: Path) -> None:
     from model.export import save
     from model.net import StyleNet
-    from model.predictor import CHUNK_PER_THREAD
+    from model.predictor import pass_size
 
     torch.manual_seed(4)
     save(StyleNet(widths=(8, 16, 24, 32, 40), stats=True), tmp_path, image_size=32, temperature=1.0)
-    pixels = np.random.default_rng(4).integers(0, 256, (4 * CHUNK_PER_THREAD + 3, 32, 32, 3), dtype=np.uint8)
-    for threads in (1, 2):  # chunks of 8 and of 16 images
+    pixels = np.random.default_rng(4).integers(0, 256, (2 * pass_size(2) + 3, 32, 32, 3), dtype=np.uint8)
+    for threads in (1, 2):  # passes of 4 and of 16 images
         predictor = StylePredictor.load(tmp_path, threads)
         one_by_one = np.concatenate([predictor.probabilities(pixels[i : i + 1]) for i in range(len(pixels))])
         assert np.allclose(predictor.probabilities(pixels), one_by_one, atol=1e-5)
