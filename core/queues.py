@@ -20,4 +20,7 @@ INDEX = "stylecat.index"
 SWEEP = "stylecat.sweep"
 CANARY_WATCH = "stylecat.canary-watch"
 INDEX_PENDING_KEY = "stylecat:index-scheduled"
-"""Set while an indexing run is scheduled, so that writes meanwhile join it (debounce)."""
+"""Set while an indexing run is scheduled soon (after a live upload, a review, a failure), so that
+writes meanwhile join it (debounce)."""
+INDEX_PENDING_BACKFILL_KEY = "stylecat:index-scheduled:backfill"
+"""The same for the later run that a backfill's writes schedule."""

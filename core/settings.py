@@ -159,6 +159,8 @@ class Settings(BaseSettings):
     """Seconds between periodic indexer runs (beat): search catches up even if no write asks."""
     index_debounce: float = Field(default=0.05, ge=0)
     """Seconds the indexer waits after a write, so that many writes share one bulk request."""
+    backfill_index_debounce: float = Field(default=0.5, ge=0)
+    """The same after a backfill's writes: fewer, larger bulk requests (each ends with a refresh)."""
     backfill_batch_size: int = Field(default=64, ge=1, le=1000)
     live_batch_size: int = Field(default=32, ge=1, le=1000)
     """Live uploads gathered into one forward pass and one transaction, at most."""

@@ -1,13 +1,19 @@
 """The indexer against the real OpenSearch: outbox versions, external versioning, the alias, rebuild."""
 
+import json
 import threading
 import time
+from base64 import b64decode
+from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
+import redis
 from opensearchpy import OpenSearch
 from sqlalchemy import text
 
-from core.settings import Settings
+from core.queues import Queue
+from core.settings import Settings, get_settings
 from db.models import Image
 from db.session import session_scope
 from db.writes import ModelRef, Prediction, add_review, claim, record_predictions
@@ -137,3 +143,42 @@ def test_a_document_opensearch_rejects_is_parked_with_its_error(client: OpenSear
     with session_scope() as session:
         assert session.get(Image, bad).index_error is None  # type: ignore[union-attr]
     assert good
+
+
+def _index_jobs(settings: Settings) -> list[tuple[list[object], datetime]]:
+    """The index jobs waiting in Redis, oldest first (Kombu pushes on the left): each one's
+    arguments and when it is due."""
+    raw = redis.Redis.from_url(settings.redis_url).lrange(Queue.INDEX.value, 0, -1)
+    messages = [json.loads(message) for message in reversed(raw)]
+    return [(json.loads(b64decode(m["body"]))[0], datetime.fromisoformat(m["headers"]["eta"])) for m in messages]
+
+
+@pytest.fixture
+def backfill_waits_longer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """The settings with a backfill debounce well beyond the live one."""
+    monkeypatch.setenv("STYLECAT_BACKFILL_INDEX_DEBOUNCE", "2")
+    get_settings.cache_clear()
+    yield get_settings()
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_a_backfill_schedules_a_later_indexing_run_and_a_live_write_still_gets_its_own_soon(
+    clean_tables: None, backfill_waits_longer: Settings
+) -> None:
+    from worker.dispatch import request_indexing
+    from worker.tasks import index_task
+
+    settings = backfill_waits_longer
+    for priority in ("backfill", "backfill", "live", "backfill", "live"):
+        request_indexing(priority)  # type: ignore[arg-type]
+    jobs = _index_jobs(settings)
+    assert [args for args, _ in jobs] == [["backfill"], ["live"]]  # one run of each, writes meanwhile join it
+    (_, backfill_due), (_, live_due) = jobs
+    waited = (backfill_due - live_due).total_seconds()
+    assert abs(waited - (settings.backfill_index_debounce - settings.index_debounce)) < 0.5, waited
+
+    index_task.run("live")  # a run clears its own priority's key only
+    request_indexing("backfill")
+    request_indexing("live")
+    assert [args for args, _ in _index_jobs(settings)] == [["backfill"], ["live"], ["live"]]

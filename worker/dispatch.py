@@ -10,7 +10,7 @@ from typing import Literal
 
 import redis
 
-from core.queues import CATEGORIZE, CATEGORIZE_LIVE, INDEX, INDEX_PENDING_KEY, Queue
+from core.queues import CATEGORIZE, CATEGORIZE_LIVE, INDEX, INDEX_PENDING_BACKFILL_KEY, INDEX_PENDING_KEY, Queue
 from core.settings import get_settings
 from worker.app import app
 
@@ -38,14 +38,24 @@ def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
 
 
-def request_indexing() -> None:
-    """Debounced: at most one indexing run is scheduled at a time, and writes meanwhile join it
-    (the index task clears the key when it starts)."""
+def request_indexing(priority: Priority = "live") -> None:
+    """Debounced: at most one indexing run of each priority is scheduled at a time, and writes
+    meanwhile join it (the index task clears its priority's key when it starts). A backfill's
+    writes wait `backfill_index_debounce`, so that a backfill sends few, large bulk requests; a
+    live write still schedules a run of its own after `index_debounce`, and that run indexes
+    whatever is pending, the backfill's rows included."""
     settings = get_settings()
-    if redis_client(settings.redis_url).set(
-        INDEX_PENDING_KEY, 1, nx=True, ex=max(5, int(settings.index_debounce * 10))
-    ):
-        app.send_task(INDEX, queue=Queue.INDEX.value, countdown=settings.index_debounce)
+    key, delay = index_schedule(priority)
+    if redis_client(settings.redis_url).set(key, 1, nx=True, ex=max(5, int(delay * 10))):
+        app.send_task(INDEX, args=[priority], queue=Queue.INDEX.value, countdown=delay)
+
+
+def index_schedule(priority: Priority) -> tuple[str, float]:
+    """The debounce key and delay of an indexing run of this priority."""
+    settings = get_settings()
+    if priority == "backfill":
+        return INDEX_PENDING_BACKFILL_KEY, settings.backfill_index_debounce
+    return INDEX_PENDING_KEY, settings.index_debounce
 
 
 def depths(client: redis.Redis, queues: Sequence[Queue] = tuple(Queue)) -> dict[Queue, int]:
