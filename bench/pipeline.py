@@ -1,8 +1,10 @@
 """End-to-end pipeline figures, measured side by side in one run on this machine:
 
-1. raw model throughput: decode + preprocess + forward at batch 64 (2 model threads);
+1. raw model throughput: decode + preprocess + forward at batch 64 (2 model threads), median of 15;
 2. backfill throughput over N images: enqueue → categorized → indexed, with a backfill worker
    (concurrency 2, 1 model thread each) and a live worker (live + index queues, concurrency 2, 1 model thread each);
+   the catalogue is indexed before the clock starts, as an existing one is, and the backfill is
+   enqueued from this process (what `stylecat backfill --batch-size 64` sends, without its start);
 3. a burst of N live uploads' jobs (one per image, as the API sends them): enqueue → categorized →
    indexed, on the live worker;
 4. upload → searchable latency p50/p95 of single uploads while a longer backfill runs, with the
@@ -37,14 +39,18 @@ def raw_throughput(images: list[bytes]) -> float:
     keep_freed_memory()
     predictor = StylePredictor.load(CHAMPION_DIR, threads=2)
     batch = images[:64]
-    return 64 / median_seconds(lambda: predictor.predict(batch), repeats=7)
+    return 64 / median_seconds(lambda: predictor.predict(batch), repeats=15)
 
 
 def catalogue(n: int, images: list[bytes]) -> None:
-    """`n` never-categorized rows over the stored sample images, as an existing catalogue would be."""
+    """`n` never-categorized rows over the stored sample images, indexed, as an existing catalogue
+    would be: a run's clock then counts only the work it times, not the catalogue's first indexing."""
+    from core.settings import get_settings
     from db.models import Image
     from db.session import session_scope
     from images.storage import store
+    from search.client import get_client
+    from search.indexer import index_pending
 
     refs = [
         store(data, sha256=hashlib.sha256(data).hexdigest(), extension="jpg", content_type="image/jpeg")
@@ -54,6 +60,7 @@ def catalogue(n: int, images: list[bytes]) -> None:
         session.execute(
             insert(Image), [{"storage_ref": refs[i % len(refs)], "title": f"catalogue {i}"} for i in range(n)]
         )
+    index_pending(session_factory=session_scope, client=get_client(), alias=get_settings().opensearch_index)
 
 
 def catalogue_ids(first: int, n: int) -> list[int]:
@@ -85,6 +92,17 @@ def requeue(ids: list[int]) -> None:
             .where(Image.id.in_(ids))
             .values(status="queued", attempts=0, model_version=None, predicted_at=None)
         )
+
+
+def enqueue_backfill() -> int:
+    """What `stylecat backfill --batch-size 64` enqueues, from this process: the clock then times
+    the pipeline, not a new interpreter's start (about 1 s)."""
+    from db.session import session_scope
+    from producer.backfill import Criteria, backfill
+    from worker.dispatch import enqueue_batch
+
+    send = lambda ids: enqueue_batch(ids, "backfill")  # noqa: E731
+    return backfill(session_factory=session_scope, criteria=Criteria(), batch_size=64, send=send)
 
 
 def backfill_worker(env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
@@ -161,7 +179,7 @@ def main() -> None:
         wait_for_children(logs / "1-worker.log", 2)
         wait_for_children(logs / "backfill-default" / "0-worker.log", 2)
         started = time.perf_counter()
-        subprocess.run([*STYLECAT, "backfill", "--batch-size", "64"], check=True, capture_output=True)
+        enqueue_backfill()
         wait_for(lambda: counts()[1] >= args.images, 1800, "every image categorized and indexed", 0.2)
         seconds = time.perf_counter() - started
         e2e = args.images / seconds
