@@ -40,22 +40,17 @@ def redis_client(url: str) -> redis.Redis:
 
 def request_indexing(priority: Priority = "live") -> None:
     """Debounced: at most one indexing run of each priority is scheduled at a time, and writes
-    meanwhile join it (the index task clears its priority's key when it starts). A backfill's
-    writes wait `backfill_index_debounce`, so that a backfill sends few, large bulk requests; a
-    live write still schedules a run of its own after `index_debounce`, and that run indexes
-    whatever is pending, the backfill's rows included."""
+    meanwhile join it (every run clears both keys when it starts: it indexes whatever is pending
+    then). A backfill's writes wait `backfill_index_debounce`, so that a backfill sends few, large
+    bulk requests; a live write still schedules a run of its own after `index_debounce`."""
     settings = get_settings()
-    key, delay = index_schedule(priority)
+    key, delay = (
+        (INDEX_PENDING_BACKFILL_KEY, settings.backfill_index_debounce)
+        if priority == "backfill"
+        else (INDEX_PENDING_KEY, settings.index_debounce)
+    )
     if redis_client(settings.redis_url).set(key, 1, nx=True, ex=max(5, int(delay * 10))):
-        app.send_task(INDEX, args=[priority], queue=Queue.INDEX.value, countdown=delay)
-
-
-def index_schedule(priority: Priority) -> tuple[str, float]:
-    """The debounce key and delay of an indexing run of this priority."""
-    settings = get_settings()
-    if priority == "backfill":
-        return INDEX_PENDING_BACKFILL_KEY, settings.backfill_index_debounce
-    return INDEX_PENDING_KEY, settings.index_debounce
+        app.send_task(INDEX, queue=Queue.INDEX.value, countdown=delay)
 
 
 def depths(client: redis.Redis, queues: Sequence[Queue] = tuple(Queue)) -> dict[Queue, int]:

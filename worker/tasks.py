@@ -15,7 +15,16 @@ from celery_batches import SimpleRequest
 from sqlalchemy.exc import OperationalError
 
 from core.allocator import keep_freed_memory
-from core.queues import CANARY_WATCH, CATEGORIZE, CATEGORIZE_LIVE, INDEX, SWEEP, Queue
+from core.queues import (
+    CANARY_WATCH,
+    CATEGORIZE,
+    CATEGORIZE_LIVE,
+    INDEX,
+    INDEX_PENDING_BACKFILL_KEY,
+    INDEX_PENDING_KEY,
+    SWEEP,
+    Queue,
+)
 from core.settings import get_settings
 from db.session import get_engine, session_scope
 from search.client import get_client
@@ -25,14 +34,7 @@ from worker.app import PRELOAD_MODEL, app
 from worker.backends import get_classifier
 from worker.categorize import categorize, fail_all
 from worker.classifier import TransientError
-from worker.dispatch import (
-    Priority,
-    categorize_queues_empty,
-    enqueue_batch,
-    index_schedule,
-    redis_client,
-    request_indexing,
-)
+from worker.dispatch import Priority, categorize_queues_empty, enqueue_batch, redis_client, request_indexing
 from worker.live_batches import LiveBatches, image_ids
 from worker.sweeper import sweep
 
@@ -158,14 +160,14 @@ def _one_by_one(image_ids: list[int], priority: Priority) -> None:
 
 
 @app.task(name=INDEX, acks_late=True, **RETRY)
-def index_task(priority: Priority = "live") -> dict[str, int]:
-    """One indexing run; `priority` is who scheduled it (the beat's periodic run: "live")."""
-    _redis().delete(index_schedule(priority)[0])  # writes from now on schedule the next run
+def index_task() -> dict[str, int]:
+    # writes from now on schedule the next run, whichever priority scheduled this one
+    _redis().delete(INDEX_PENDING_KEY, INDEX_PENDING_BACKFILL_KEY)
     report = index_pending(
         session_factory=session_scope, client=get_client(), alias=get_settings().opensearch_index, max_batches=2
     )
     if report.more:  # yield the worker to live tasks, then carry on
-        request_indexing(priority)
+        request_indexing()
     return {"indexed": report.indexed, "stale": report.stale, "errors": report.errors, "parked": report.parked}
 
 
