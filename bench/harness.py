@@ -92,10 +92,10 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: flo
 
 
 def wait_for_children(log: Path, children: int, timeout: float = 180) -> None:
-    """Until `children` worker children have loaded the model (each logs it at INFO as it starts):
-    a clock started earlier would time children that are still loading."""
+    """Until `children` worker children have loaded the model (each logs it at INFO once its
+    session exists): a clock started earlier would time children that are still loading."""
 
-    line = f"loading {get_settings().model_name} version"
+    line = f"loaded {get_settings().model_name} version"
 
     def loaded() -> bool:
         return log.exists() and log.read_text(errors="replace").count(line) >= children

@@ -90,8 +90,10 @@ class Follower:
 
         log.info("loading %s version %s (%s)", resolved.name, resolved.version, self.uri)
         model = ModelRef(name=resolved.name, version=resolved.version, backend="local")
+        began = time.perf_counter()
         try:
             self._loaded = (model, registry.load_predictor(resolved, self.threads))
+            log.info("loaded %s version %s in %.2f s", resolved.name, resolved.version, time.perf_counter() - began)
         except SoftTimeLimitExceeded:
             raise
         except Exception:
