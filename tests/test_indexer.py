@@ -22,6 +22,7 @@ from search.rebuild import rebuild
 from tests.factories import PROBS, image_row
 from tests.faults import EndpointProxy
 from tests.processes import wait_for
+from worker.dispatch import Priority, request_indexing
 
 MODEL = ModelRef(name="style-cnn", version="1", backend="local")
 
@@ -163,13 +164,13 @@ def backfill_waits_longer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]
 def test_a_backfill_schedules_a_later_indexing_run_and_a_live_write_still_gets_its_own_soon(
     clean_tables: None, backfill_waits_longer: Settings
 ) -> None:
-    from worker.dispatch import request_indexing
     from worker.tasks import index_task
 
     settings = backfill_waits_longer
     sent = time.time()
-    for priority in ("backfill", "backfill", "live", "backfill", "live"):
-        request_indexing(priority)  # type: ignore[arg-type]
+    writes: list[Priority] = ["backfill", "backfill", "live", "backfill", "live"]
+    for priority in writes:
+        request_indexing(priority)
     due = [moment.timestamp() - sent for moment in _index_jobs(settings)]
     assert len(due) == 2  # one run of each priority; the writes meanwhile join it
     assert abs(due[0] - settings.backfill_index_debounce) < 0.3, due
