@@ -40,6 +40,7 @@ def load_net(folder: Path) -> tuple[StyleNet, dict[str, Any]]:
         stats=int(config.get("stats", 0)),
         stats_width=int(config.get("stats_width", 64)),
         branch_dropout=float(config.get("branch_dropout", 0.0)),
+        experts=bool(config.get("experts", False)),
     )
     net.load_state_dict(torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True))
     return net.eval(), config
@@ -55,6 +56,7 @@ def save(net: StyleNet, folder: Path, *, image_size: int, temperature: float) ->
         "stats": net.stats,
         "stats_width": net.stats_width,
         "branch_dropout": net.branch_dropout,
+        "experts": net.experts,
         "image_size": image_size,
         "temperature": temperature,
     }

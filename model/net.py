@@ -43,9 +43,15 @@ class SeparableBlock(nn.Module):
 class StyleNet(nn.Module):
     """Expects normalised float32 NCHW input (see preprocess.normalize). `stats` is the version of
     the :class:`StyleStats` branch: 0 none (model version 1), 1 (model version 2), 2 with the
-    foreground statistics (model versions 3 and 4), projected to `stats_width` features.
+    foreground statistics (model versions 3 to 5), projected to `stats_width` features.
     `branch_dropout` drops the convolutional features of a whole image at that rate in training,
-    so that the statistics alone must carry every class (model version 4)."""
+    so that the statistics alone must carry every class (model version 4).
+
+    With `experts` (model version 5) the network has two heads and a gate: `head` learns the
+    synthetic generator's images alone, `real_head` (the same inputs, its own projection of the
+    statistics) the real art alone, and the gate, from the statistics and the pooled features,
+    whether an image is the generator's. The output is the log of the mixture (:func:`mixture`):
+    neither head has to fit the other's images beside its own."""
 
     def __init__(
         self,
@@ -55,12 +61,16 @@ class StyleNet(nn.Module):
         dropout: float = 0.2,
         stats_width: int = 64,
         branch_dropout: float = 0.0,
+        experts: bool = False,
     ) -> None:
         super().__init__()
         self.widths = tuple(widths)
         self.stats = int(stats)
         self.stats_width = stats_width
         self.branch_dropout = branch_dropout
+        self.experts = bool(experts)
+        if self.experts and not self.stats:
+            raise ValueError("experts need the style statistics (stats > 0)")
         w0, *rest = widths
         layers: list[nn.Module] = [*_conv_bn(3, w0, 3, 2), nn.ReLU(inplace=True)]
         cin = w0
@@ -70,7 +80,7 @@ class StyleNet(nn.Module):
                 layers.append(SeparableBlock(w, w))
             cin = w
         self.features = nn.Sequential(*layers)
-        extra = 0
+        extra = size = 0
         if self.stats:
             statistics = StyleStats(self.stats)
             self.statistics = nn.Sequential(
@@ -79,27 +89,54 @@ class StyleNet(nn.Module):
                 nn.Linear(statistics.size, stats_width),
                 nn.ReLU(inplace=True),
             )
-            extra = stats_width
+            extra, size = stats_width, statistics.size
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * cin + extra, num_classes))
+        if self.experts:
+            self.real_statistics = nn.Sequential(nn.Linear(size, stats_width), nn.ReLU(inplace=True))
+            self.real_head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * cin + stats_width, num_classes))
+            self.gate = nn.Linear(2 * cin + size, 1)
 
     def forward(self, x: torch.Tensor, statistics: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits of `x`. Training passes the `statistics` of the images before augmentation
-        (:meth:`style_statistics`), so that augmentations do not shift them; serving computes them
-        from `x`."""
+        """Logits of `x` (with `experts`, the log of the mixture's probabilities). Training passes
+        the `statistics` of the images before augmentation (:meth:`style_statistics`), so that
+        augmentations do not shift them; serving computes them from `x`."""
+        logits, real, gate = self.parts(x, statistics)
+        if real is None or gate is None:
+            return logits
+        return mixture(logits, real, gate)
+
+    def parts(
+        self, x: torch.Tensor, statistics: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """`head`'s logits and, with `experts`, `real_head`'s logits and the gate's logit (the
+        generator's side); training takes each loss from its own part."""
         f = self.features(x)
         pooled = torch.cat([f.mean((2, 3)), f.amax((2, 3))], 1)
+        dropped = pooled
         if self.training and self.branch_dropout:
             keep = torch.rand(len(pooled), 1) >= self.branch_dropout
-            pooled = pooled * keep / (1.0 - self.branch_dropout)
+            dropped = pooled * keep / (1.0 - self.branch_dropout)
         if not self.stats:
-            return self.head(pooled)
+            return self.head(dropped), None, None
         if statistics is None:
             statistics = self.style_statistics(x)
-        return self.head(torch.cat([pooled, self.statistics[1:](statistics)], 1))
+        normalised = self.statistics[1](statistics)
+        logits = self.head(torch.cat([dropped, self.statistics[2:](normalised)], 1))
+        if not self.experts:
+            return logits, None, None
+        real = self.real_head(torch.cat([dropped, self.real_statistics(normalised)], 1))
+        return logits, real, self.gate(torch.cat([pooled, normalised], 1))
 
     def style_statistics(self, x: torch.Tensor) -> torch.Tensor:
         """The fixed statistics of normalised input `x`, before the learned projection."""
         return self.statistics[0](x)
+
+
+def mixture(generator: torch.Tensor, real: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+    """The log of gate × softmax(generator) + (1 − gate) × softmax(real), the gate a logit per image."""
+    share = torch.sigmoid(gate)
+    probabilities = share * torch.softmax(generator, 1) + (1.0 - share) * torch.softmax(real, 1)
+    return torch.log(probabilities.clamp_min(1e-12))
 
 
 def fused_for_inference(net: nn.Module) -> nn.Module:

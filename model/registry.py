@@ -31,7 +31,8 @@ SHIPPED = (
     ("v1-synthetic", RETIRED_DIR / "v1-synthetic"),
     ("v2-corpus", RETIRED_DIR / "v2-corpus"),
     ("v3-foreground", RETIRED_DIR / "v3-foreground"),
-    ("v4-stats-first", CHAMPION_DIR),
+    ("v4-stats-first", RETIRED_DIR / "v4-stats-first"),
+    ("v5-experts", CHAMPION_DIR),
 )
 """The shipped weights (the name of each in tag `shipped`, its folder), oldest first: the registry
 holds each as a version, so a rollback to an earlier shipped model is `stylecat model promote V`."""

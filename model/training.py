@@ -33,7 +33,7 @@ from model.calibration import expected_calibration_error, fit_temperature, softm
 from model.dataset import TEST_SEED, DatasetError, LabelledPixels, labelled_pixels, synthetic_split
 from model.evaluation import confusion_figure, predict_labels, report
 from model.export import as_input, load_net, save
-from model.net import StyleNet
+from model.net import StyleNet, mixture
 from model.predictor import StylePredictor
 from model.pyfunc import register
 from model.training_config import REVIEWS, TrainConfig
@@ -47,12 +47,29 @@ STATS = 2
 """The style statistics version new models are built with (:func:`model.stats.feature_names`)."""
 STATS_WIDTH = 128
 BRANCH_DROPOUT = 0.5
+LABEL_SMOOTHING = 0.05
 
 
 def new_net() -> StyleNet:
-    """The architecture new models are trained with (model version 4): a small convolutional
-    branch, whose features a whole image loses half the time in training, beside the statistics."""
-    return StyleNet(widths=WIDTHS, stats=STATS, stats_width=STATS_WIDTH, branch_dropout=BRANCH_DROPOUT)
+    """The architecture new models are trained with (model version 5): a small convolutional
+    branch, whose features a whole image loses half the time in training, beside the statistics;
+    a head for the generator's images, one for the real art, and a gate between them."""
+    return StyleNet(widths=WIDTHS, stats=STATS, stats_width=STATS_WIDTH, branch_dropout=BRANCH_DROPOUT, experts=True)
+
+
+def loss_of(
+    net: StyleNet, x: torch.Tensor, statistics: torch.Tensor | None, target: torch.Tensor, synthetic: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training loss of a batch, and the logits that predict it. With experts, `head` learns
+    the generator's images (`synthetic`) alone, `real_head` the others alone, the gate which is which."""
+    logits, real, gate = net.parts(x, statistics)
+    if real is None or gate is None:
+        return F.cross_entropy(logits, target, label_smoothing=LABEL_SMOOTHING), logits
+    loss = F.binary_cross_entropy_with_logits(gate.squeeze(1), synthetic.float())
+    for head, mine in ((logits, synthetic), (real, ~synthetic)):
+        per_image = F.cross_entropy(head, target, label_smoothing=LABEL_SMOOTHING, reduction="none")
+        loss = loss + (per_image * mine).sum() / mine.sum().clamp_min(1)
+    return loss, mixture(logits, real, gate)
 
 
 @dataclass(frozen=True)
@@ -145,9 +162,10 @@ def fit(
         losses, correct, started = [], 0, time.perf_counter()
         for _ in range(steps_per_epoch):
             idx = rng.choice(len(pool), size=config.batch_size, p=weights)
-            logits = net(augment(pool.pixels[idx], rng), None if statistics is None else statistics[idx])
             target = torch.from_numpy(pool.labels[idx])
-            loss = F.cross_entropy(logits, target, label_smoothing=0.05)
+            synthetic = torch.from_numpy(pool.sources[idx] == SYNTHETIC)
+            batch = augment(pool.pixels[idx], rng)
+            loss, logits = loss_of(net, batch, None if statistics is None else statistics[idx], target, synthetic)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -186,6 +204,16 @@ def predict_logits(net: StyleNet, pixels: np.ndarray, batch: int = 256) -> np.nd
         )
 
 
+def generator_share(net: StyleNet, pixels: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Per image, the gate's weight on the head that learned the generator's images (0 without experts)."""
+    if not net.experts:
+        return np.zeros(len(pixels), dtype=np.float32)
+    net.eval()
+    with torch.inference_mode():
+        gates = [net.parts(as_input(pixels[i : i + batch]))[2] for i in range(0, len(pixels), batch)]
+    return np.concatenate([torch.sigmoid(gate).squeeze(1).numpy() for gate in gates if gate is not None])
+
+
 def assign_folds(pool: Pool, folds: int) -> dict[str, int]:
     """Each source to one of `folds` groups: largest first, into the group that holds the fewest
     images of that source's class (so every group tests several classes). Deterministic."""
@@ -210,11 +238,13 @@ def leave_source_out(corpus: Pool, synthetic: Pool, config: TrainConfig) -> dict
     assignment = assign_folds(corpus, config.folds)
     fold_of = np.array([assignment[s] for s in corpus.sources])
     logits = np.zeros((len(corpus), len(STYLES)), dtype=np.float32)
+    shares = np.zeros(len(corpus), dtype=np.float32)
     for fold in range(config.folds):
         held = fold_of == fold
         net = new_net()
         fit(net, corpus.take(~held) + synthetic, config, desc=f"leave-source-out {fold + 1}/{config.folds}")
         logits[held] = predict_logits(net, corpus.pixels[held])
+        shares[held] = generator_share(net, corpus.pixels[held])
     # Cross-fitted calibration: each fold's temperature comes from the other folds' predictions.
     calibrated = np.zeros_like(logits)
     for fold in range(config.folds):
@@ -233,10 +263,12 @@ def leave_source_out(corpus: Pool, synthetic: Pool, config: TrainConfig) -> dict
             "fold": assignment[str(name)],
             "accuracy": round(float((predicted[members] == corpus.labels[members]).mean()), 4),
             "predicted": {style: int((predicted[members] == k).sum()) for k, style in enumerate(STYLES)},
+            "generator_share": round(float(shares[members].mean()), 4),
         }
     return {
         **report(corpus.labels, predicted),
         "per_source": per_source,
+        "generator_share": round(float(shares.mean()), 4),
         "ece_before": round(ece_before, 4),
         "ece_after": round(ece_after, 4),
         "temperature": round(fit_temperature(logits, corpus.labels), 4),
@@ -337,6 +369,7 @@ def train(
             # The held-out figures are those of the export that serves, not of the torch network.
             predictor = StylePredictor.load(model_dir, threads=config.threads)
             result = report(y_test, predict_labels(predictor, x_test))
+            result["generator_share"] = round(float(generator_share(net, x_test).mean()), 4)
             mlflow.log_metrics(
                 {
                     "test_accuracy": result["accuracy"],

@@ -23,6 +23,9 @@ from model.preprocess import load_image, to_uint8_array
 from model.training import Pool, TrainConfig, assign_folds, train
 from tests.factories import encode, labelled_folder
 
+SHIPPED_TAGS = {"1": "v1-synthetic", "2": "v2-corpus", "3": "v3-foreground", "4": "v4-stats-first", "5": "v5-experts"}
+"""The `shipped` tag of each version a fresh registry gets."""
+
 
 @pytest.fixture
 def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
@@ -183,27 +186,28 @@ def test_train_logs_a_run_registers_a_version_and_the_pyfunc_keeps_the_contract(
 def test_bootstrap_registers_the_shipped_lineage_and_keeps_a_promoted_model(own_store: Settings) -> None:
     client = registry.configure(own_store)
     first = registry.ensure_champion(client, own_store.model_name)
-    assert (first.version, registry.ensure_champion(client, own_store.model_name).version) == ("4", "4")
+    assert (first.version, registry.ensure_champion(client, own_store.model_name).version) == ("5", "5")
     shipped = {str(v.version): v.tags.get("shipped") for v in client.search_model_versions("name = 'style-cnn'")}
-    assert shipped == {"1": "v1-synthetic", "2": "v2-corpus", "3": "v3-foreground", "4": "v4-stats-first"}
+    assert shipped == SHIPPED_TAGS
     from model.folder import ONNX, read_config
 
-    folders = [registry.download_weights(registry.resolve(client, f"models:/style-cnn/{v}")) for v in "1234"]
+    folders = [registry.download_weights(registry.resolve(client, f"models:/style-cnn/{v}")) for v in "12345"]
     configs = [read_config(folder) for folder in folders]
-    assert [c.get("stats", 0) for c in configs] == [0, 1, 2, 2]
-    assert [c.get("stats_width", 64) for c in configs] == [64, 64, 64, 128]
+    assert [c.get("stats", 0) for c in configs] == [0, 1, 2, 2, 2]
+    assert [c.get("stats_width", 64) for c in configs] == [64, 64, 64, 128, 128]
+    assert [c.get("experts", False) for c in configs] == [False, False, False, False, True]
     assert all((folder / ONNX).exists() for folder in folders)  # each registered with its export
     assert {StylePredictor.load(folder).image_size for folder in folders} == {128}
     assert registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion")).temperature > 0
     result = train(TrainConfig(n_train=16, n_test=8, epochs=1, image_size=32, batch_size=8, threads=1), own_store)
-    assert result.version == "5"
-    assert registry.promote(client, own_store.model_name, "5", "champion") == "4"
-    assert registry.ensure_champion(client, own_store.model_name).version == "5"  # a promoted model stays
+    assert result.version == "6"
+    assert registry.promote(client, own_store.model_name, "6", "champion") == "5"
+    assert registry.ensure_champion(client, own_store.model_name).version == "6"  # a promoted model stays
 
 
 def test_a_registry_from_before_version_3_gets_the_later_ones_and_keeps_versions_1_and_2(own_store: Settings) -> None:
     """Versions 1 and 2 registered as the release before version 3 did (version 2 tagged `champion`,
-    the folder it shipped in): the bootstrap adds versions 3 and 4, moves the alias, and renames the tag."""
+    the folder it shipped in): the bootstrap adds versions 3 to 5, moves the alias, and renames the tag."""
     from model.pyfunc import register
 
     client = registry.configure(own_store)
@@ -211,10 +215,10 @@ def test_a_registry_from_before_version_3_gets_the_later_ones_and_keeps_versions
         version = register(folder, name=own_store.model_name)
         client.set_model_version_tag(own_store.model_name, version, registry.SHIPPED_TAG, tag)
     registry.promote(client, own_store.model_name, "2", "champion")
-    assert registry.ensure_champion(client, own_store.model_name).version == "4"
+    assert registry.ensure_champion(client, own_store.model_name).version == "5"
     shipped = {str(v.version): v.tags.get("shipped") for v in client.search_model_versions("name = 'style-cnn'")}
-    assert shipped == {"1": "v1-synthetic", "2": "v2-corpus", "3": "v3-foreground", "4": "v4-stats-first"}
-    assert registry.promote(client, own_store.model_name, "1", "champion") == "4"  # roll back to v1
+    assert shipped == SHIPPED_TAGS
+    assert registry.promote(client, own_store.model_name, "1", "champion") == "5"  # roll back to v1
     assert registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion")).image_size == 128
 
 
@@ -360,14 +364,16 @@ def test_training_feeds_the_statistics_of_the_images_before_augmentation(monkeyp
     clean = clean_statistics(net, pixels)
     assert clean is not None
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []
-    forward = net.forward
+    parts = net.parts
 
-    def spy(x: torch.Tensor, statistics: torch.Tensor | None = None) -> torch.Tensor:
+    def spy(
+        x: torch.Tensor, statistics: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         assert statistics is not None
         seen.append((net.style_statistics(x.detach()), statistics))
-        return forward(x, statistics)
+        return parts(x, statistics)
 
-    monkeypatch.setattr(net, "forward", spy)
+    monkeypatch.setattr(net, "parts", spy)
     fit(net, Pool(pixels, labels, np.full(24, "a")), TrainConfig(epochs=2, batch_size=8, image_size=32, threads=1))
     assert len(seen) == 6
     for augmented, given in seen:
@@ -396,6 +402,57 @@ def test_branch_dropout_leaves_whole_images_to_the_statistics_in_training_only()
             .all(1)
             .any()
         )
+
+
+@pytest.mark.unit
+def test_experts_mix_their_heads_by_the_gate_and_each_head_learns_its_own_images_alone() -> None:
+    from model.net import StyleNet
+    from model.training import loss_of
+
+    torch.manual_seed(6)
+    net = StyleNet(widths=(8, 16, 24), stats=2, experts=True).eval()
+    x = torch.randn(6, 3, 32, 32)
+    with torch.inference_mode():
+        logits, real, gate = net.parts(x)
+        assert real is not None and gate is not None
+        share = torch.sigmoid(gate)
+        mixture = share * torch.softmax(logits, 1) + (1 - share) * torch.softmax(real, 1)
+        assert torch.allclose(net(x).exp(), mixture, atol=1e-6)
+        assert torch.allclose(net(x).exp().sum(1), torch.ones(6), atol=1e-6)
+        assert not torch.allclose(mixture, torch.softmax(logits, 1), atol=1e-3)  # both heads count
+
+    def gradients(synthetic: list[bool]) -> dict[str, float]:
+        net.train().zero_grad()
+        target = torch.tensor([0, 1, 2, 3, 0, 1])
+        loss, _ = loss_of(net, x, net.style_statistics(x), target, torch.tensor(synthetic))
+        loss.backward()
+        sums = {}
+        for name, layer in (("head", net.head[-1]), ("real", net.real_head[-1])):
+            assert isinstance(layer, torch.nn.Linear) and layer.weight.grad is not None
+            sums[name] = float(layer.weight.grad.abs().sum())
+        return sums
+
+    generator_only = gradients([True] * 6)
+    assert generator_only["real"] == 0.0 and generator_only["head"] > 0
+    real_only = gradients([False] * 6)
+    assert real_only["real"] > 0 and real_only["head"] == 0.0
+    mixed = gradients([True, False] * 3)
+    assert mixed["real"] > 0 and mixed["head"] > 0
+    assert float(net.gate.weight.grad.abs().sum()) > 0
+
+
+@pytest.mark.unit
+def test_an_experts_export_predicts_what_its_torch_network_does(tmp_path: Path) -> None:
+    from model.export import as_input, save
+    from model.net import StyleNet
+
+    torch.manual_seed(7)
+    net = StyleNet(widths=(8, 16, 24), stats=2, experts=True).eval()
+    save(net, tmp_path, image_size=32, temperature=0.8)
+    pixels = np.random.default_rng(7).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    with torch.inference_mode():
+        expected = torch.softmax(net(as_input(pixels)) / 0.8, 1).numpy()
+    assert np.allclose(StylePredictor.load(tmp_path, threads=1).probabilities(pixels), expected, atol=1e-5)
 
 
 @pytest.mark.unit
@@ -522,16 +579,11 @@ def test_list_shows_each_versions_aliases_and_the_shipped_figures(own_store: Set
     result = CliRunner().invoke(app, ["model", "list", "--json"])
     assert result.exit_code == 0, result.output
     rows = {row["version"]: row for row in map(json.loads, result.stdout.strip().splitlines())}
-    assert {v: rows[v]["aliases"] for v in rows} == {"1": ["challenger"], "2": [], "3": [], "4": ["champion"]}
-    assert {v: rows[v]["shipped"] for v in rows} == {
-        "1": "v1-synthetic",
-        "2": "v2-corpus",
-        "3": "v3-foreground",
-        "4": "v4-stats-first",
-    }
+    assert {v: rows[v]["aliases"] for v in rows} == {"1": ["challenger"], "2": [], "3": [], "4": [], "5": ["champion"]}
+    assert {v: rows[v]["shipped"] for v in rows} == SHIPPED_TAGS
     shipped = json.loads((registry.CHAMPION_DIR / registry.EVALUATION).read_text())
-    assert rows["4"]["metrics"]["test_accuracy"] == shipped["synthetic_held_out"]["accuracy"]
-    assert rows["4"]["metrics"]["lso_accuracy"] == shipped["leave_source_out"]["accuracy"]
+    assert rows["5"]["metrics"]["test_accuracy"] == shipped["synthetic_held_out"]["accuracy"]
+    assert rows["5"]["metrics"]["lso_accuracy"] == shipped["leave_source_out"]["accuracy"]
     assert rows["1"]["metrics"]["test_accuracy"] > 0.9 and "lso_accuracy" not in rows["1"]["metrics"]
     table = CliRunner().invoke(app, ["model", "list"]).stdout
     accuracy = f"test_accuracy {shipped['synthetic_held_out']['accuracy']:.4f}"
