@@ -196,22 +196,21 @@ def clean_statistics(net: StyleNet, pixels: np.ndarray, batch: int = 256) -> tor
         return torch.cat([net.style_statistics(as_input(pixels[i : i + batch])) for i in range(0, len(pixels), batch)])
 
 
-def predict_logits(net: StyleNet, pixels: np.ndarray, batch: int = 256) -> np.ndarray:
+def predict_logits(net: StyleNet, pixels: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """In one pass, the logits of every image and the gate's weight on the head that learned the
+    generator's images (0 without experts)."""
     net.eval()
+    logits, shares = [], []
     with torch.inference_mode():
-        return np.concatenate(
-            [net(as_input(pixels[i : i + batch])).float().numpy() for i in range(0, len(pixels), batch)]
-        )
-
-
-def generator_share(net: StyleNet, pixels: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Per image, the gate's weight on the head that learned the generator's images (0 without experts)."""
-    if not net.experts:
-        return np.zeros(len(pixels), dtype=np.float32)
-    net.eval()
-    with torch.inference_mode():
-        gates = [net.parts(as_input(pixels[i : i + batch]))[2] for i in range(0, len(pixels), batch)]
-    return np.concatenate([torch.sigmoid(gate).squeeze(1).numpy() for gate in gates if gate is not None])
+        for i in range(0, len(pixels), batch):
+            head, real, gate = net.parts(as_input(pixels[i : i + batch]))
+            if real is None or gate is None:
+                logits.append(head)
+                shares.append(torch.zeros(len(head)))
+            else:
+                logits.append(mixture(head, real, gate))
+                shares.append(torch.sigmoid(gate).squeeze(1))
+    return torch.cat(logits).float().numpy(), torch.cat(shares).numpy()
 
 
 def assign_folds(pool: Pool, folds: int) -> dict[str, int]:
@@ -243,8 +242,7 @@ def leave_source_out(corpus: Pool, synthetic: Pool, config: TrainConfig) -> dict
         held = fold_of == fold
         net = new_net()
         fit(net, corpus.take(~held) + synthetic, config, desc=f"leave-source-out {fold + 1}/{config.folds}")
-        logits[held] = predict_logits(net, corpus.pixels[held])
-        shares[held] = generator_share(net, corpus.pixels[held])
+        logits[held], shares[held] = predict_logits(net, corpus.pixels[held])
     # Cross-fitted calibration: each fold's temperature comes from the other folds' predictions.
     calibrated = np.zeros_like(logits)
     for fold in range(config.folds):
@@ -369,7 +367,7 @@ def train(
             # The held-out figures are those of the export that serves, not of the torch network.
             predictor = StylePredictor.load(model_dir, threads=config.threads)
             result = report(y_test, predict_labels(predictor, x_test))
-            result["generator_share"] = round(float(generator_share(net, x_test).mean()), 4)
+            result["generator_share"] = round(float(predict_logits(net, x_test)[1].mean()), 4)
             mlflow.log_metrics(
                 {
                     "test_accuracy": result["accuracy"],

@@ -445,6 +445,7 @@ def test_experts_mix_their_heads_by_the_gate_and_each_head_learns_its_own_images
 def test_an_experts_export_predicts_what_its_torch_network_does(tmp_path: Path) -> None:
     from model.export import as_input, save
     from model.net import StyleNet
+    from model.training import predict_logits
 
     torch.manual_seed(7)
     net = StyleNet(widths=(8, 16, 24), stats=2, experts=True).eval()
@@ -452,7 +453,11 @@ def test_an_experts_export_predicts_what_its_torch_network_does(tmp_path: Path) 
     pixels = np.random.default_rng(7).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
     with torch.inference_mode():
         expected = torch.softmax(net(as_input(pixels)) / 0.8, 1).numpy()
+        gate = net.parts(as_input(pixels))[2]
     assert np.allclose(StylePredictor.load(tmp_path, threads=1).probabilities(pixels), expected, atol=1e-5)
+    logits, shares = predict_logits(net, pixels, batch=2)  # what leave-source-out reports, in one pass
+    assert gate is not None and np.allclose(shares, torch.sigmoid(gate).squeeze(1).numpy(), atol=1e-6)
+    assert np.allclose(softmax(logits, 0.8), expected, atol=1e-5)
 
 
 @pytest.mark.unit
