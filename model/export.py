@@ -41,6 +41,7 @@ def load_net(folder: Path) -> tuple[StyleNet, dict[str, Any]]:
         stats_width=int(config.get("stats_width", 64)),
         branch_dropout=float(config.get("branch_dropout", 0.0)),
         experts=bool(config.get("experts", False)),
+        linear_expert=bool(config.get("linear_expert", False)),
     )
     net.load_state_dict(torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True))
     return net.eval(), config
@@ -57,6 +58,7 @@ def save(net: StyleNet, folder: Path, *, image_size: int, temperature: float) ->
         "stats_width": net.stats_width,
         "branch_dropout": net.branch_dropout,
         "experts": net.experts,
+        "linear_expert": net.linear_expert,
         "image_size": image_size,
         "temperature": temperature,
     }

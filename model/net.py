@@ -11,6 +11,8 @@ histograms, background share) enter the head beside the pooled convolutional fea
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -40,18 +42,58 @@ class SeparableBlock(nn.Module):
         return self.act(y + x if self.residual else y)
 
 
+class Parts(NamedTuple):
+    """What :meth:`StyleNet.parts` computes: `head`'s logits; with experts also `real_head`'s, the
+    gate's logit (the generator's side) and, with the linear expert, its logits."""
+
+    head: torch.Tensor
+    real: torch.Tensor | None = None
+    gate: torch.Tensor | None = None
+    linear: torch.Tensor | None = None
+
+    def map(self, f: Callable[[torch.Tensor], torch.Tensor]) -> Parts:
+        """`f` of every part there is."""
+
+        def apply(part: torch.Tensor | None) -> torch.Tensor | None:
+            return None if part is None else f(part)
+
+        return Parts(f(self.head), apply(self.real), apply(self.gate), apply(self.linear))
+
+    @staticmethod
+    def cat(chunks: Sequence[Parts]) -> Parts:
+        """The parts of consecutive batches, joined."""
+
+        def joined(column: list[torch.Tensor | None]) -> torch.Tensor | None:
+            present = [part for part in column if part is not None]
+            return torch.cat(present) if present else None
+
+        return Parts(
+            torch.cat([chunk.head for chunk in chunks]),
+            joined([chunk.real for chunk in chunks]),
+            joined([chunk.gate for chunk in chunks]),
+            joined([chunk.linear for chunk in chunks]),
+        )
+
+
 class StyleNet(nn.Module):
     """Expects normalised float32 NCHW input (see preprocess.normalize). `stats` is the version of
     the :class:`StyleStats` branch: 0 none (model version 1), 1 (model version 2), 2 with the
-    foreground statistics (model versions 3 to 5), projected to `stats_width` features.
+    foreground statistics (model versions 3 to 6), projected to `stats_width` features.
     `branch_dropout` drops the convolutional features of a whole image at that rate in training,
     so that the statistics alone must carry every class (model version 4).
 
     With `experts` (model version 5) the network has two heads and a gate: `head` learns the
     synthetic generator's images alone, `real_head` (the same inputs, its own projection of the
     statistics) the real art alone, and the gate, from the statistics and the pooled features,
-    whether an image is the generator's. The output is the log of the mixture (:func:`mixture`):
-    neither head has to fit the other's images beside its own."""
+    whether an image is the generator's. The output is the log of the mixture (:meth:`output`):
+    neither head has to fit the other's images beside its own.
+
+    With `linear_expert` (model version 6) the real side also has a linear model of the statistics
+    alone, `linear_statistics`, which training fits in closed form after the rest (a multinomial
+    logistic regression, :mod:`model.linear_expert`, not gradient steps); the real side's
+    probabilities are `linear_share` of its and the rest `real_head`'s."""
+
+    linear_share: torch.Tensor
 
     def __init__(
         self,
@@ -62,6 +104,7 @@ class StyleNet(nn.Module):
         stats_width: int = 64,
         branch_dropout: float = 0.0,
         experts: bool = False,
+        linear_expert: bool = False,
     ) -> None:
         super().__init__()
         self.widths = tuple(widths)
@@ -69,8 +112,11 @@ class StyleNet(nn.Module):
         self.stats_width = stats_width
         self.branch_dropout = branch_dropout
         self.experts = bool(experts)
+        self.linear_expert = bool(linear_expert)
         if self.experts and not self.stats:
             raise ValueError("experts need the style statistics (stats > 0)")
+        if self.linear_expert and not self.experts:
+            raise ValueError("the linear expert is part of the experts (experts=True)")
         w0, *rest = widths
         layers: list[nn.Module] = [*_conv_bn(3, w0, 3, 2), nn.ReLU(inplace=True)]
         cin = w0
@@ -95,21 +141,20 @@ class StyleNet(nn.Module):
             self.real_statistics = nn.Sequential(nn.Linear(size, stats_width), nn.ReLU(inplace=True))
             self.real_head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * cin + stats_width, num_classes))
             self.gate = nn.Linear(2 * cin + size, 1)
+        if self.linear_expert:
+            self.linear_statistics = nn.Linear(size, num_classes)
+            nn.init.zeros_(self.linear_statistics.weight)
+            nn.init.zeros_(self.linear_statistics.bias)
+            self.register_buffer("linear_share", torch.zeros(()))
 
     def forward(self, x: torch.Tensor, statistics: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of `x` (with `experts`, the log of the mixture's probabilities). Training passes
         the `statistics` of the images before augmentation (:meth:`style_statistics`), so that
         augmentations do not shift them; serving computes them from `x`."""
-        logits, real, gate = self.parts(x, statistics)
-        if real is None or gate is None:
-            return logits
-        return mixture(logits, real, gate)
+        return self.output(self.parts(x, statistics))
 
-    def parts(
-        self, x: torch.Tensor, statistics: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """`head`'s logits and, with `experts`, `real_head`'s logits and the gate's logit (the
-        generator's side); training takes each loss from its own part."""
+    def parts(self, x: torch.Tensor, statistics: torch.Tensor | None = None) -> Parts:
+        """Each part's logits; training takes each loss from its own part."""
         f = self.features(x)
         pooled = torch.cat([f.mean((2, 3)), f.amax((2, 3))], 1)
         dropped = pooled
@@ -117,26 +162,37 @@ class StyleNet(nn.Module):
             keep = torch.rand(len(pooled), 1) >= self.branch_dropout
             dropped = pooled * keep / (1.0 - self.branch_dropout)
         if not self.stats:
-            return self.head(dropped), None, None
+            return Parts(self.head(dropped))
         if statistics is None:
             statistics = self.style_statistics(x)
         normalised = self.statistics[1](statistics)
         logits = self.head(torch.cat([dropped, self.statistics[2:](normalised)], 1))
         if not self.experts:
-            return logits, None, None
+            return Parts(logits)
         real = self.real_head(torch.cat([dropped, self.real_statistics(normalised)], 1))
-        return logits, real, self.gate(torch.cat([pooled, normalised], 1))
+        gate = self.gate(torch.cat([pooled, normalised], 1))
+        linear = self.linear_statistics(statistics) if self.linear_expert else None
+        return Parts(logits, real, gate, linear)
+
+    def output(self, parts: Parts) -> torch.Tensor:
+        """The network's logits from its parts (:func:`mix`)."""
+        return mix(parts, self.linear_share if self.linear_expert else 0.0)
 
     def style_statistics(self, x: torch.Tensor) -> torch.Tensor:
         """The fixed statistics of normalised input `x`, before the learned projection."""
         return self.statistics[0](x)
 
 
-def mixture(generator: torch.Tensor, real: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-    """The log of gate × softmax(generator) + (1 − gate) × softmax(real), the gate a logit per image."""
-    share = torch.sigmoid(gate)
-    probabilities = share * torch.softmax(generator, 1) + (1.0 - share) * torch.softmax(real, 1)
-    return torch.log(probabilities.clamp_min(1e-12))
+def mix(parts: Parts, linear_share: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """`head`'s logits alone or, with experts, the log of gate × softmax(head) + (1 − gate) × the
+    real side's probabilities: `real_head`'s, and `linear_share` of them the linear expert's."""
+    if parts.real is None or parts.gate is None:
+        return parts.head
+    real = torch.softmax(parts.real, 1)
+    if parts.linear is not None:
+        real = (1.0 - linear_share) * real + linear_share * torch.softmax(parts.linear, 1)
+    share = torch.sigmoid(parts.gate)
+    return torch.log((share * torch.softmax(parts.head, 1) + (1.0 - share) * real).clamp_min(1e-12))
 
 
 def fused_for_inference(net: nn.Module) -> nn.Module:

@@ -33,7 +33,8 @@ from model.calibration import expected_calibration_error, fit_temperature, softm
 from model.dataset import TEST_SEED, DatasetError, LabelledPixels, labelled_pixels, synthetic_split
 from model.evaluation import confusion_figure, predict_labels, report
 from model.export import as_input, load_net, save
-from model.net import StyleNet, mixture
+from model.linear_expert import DEFAULT_SHARE, fit_linear, fit_share
+from model.net import Parts, StyleNet, mix
 from model.predictor import StylePredictor
 from model.pyfunc import register
 from model.training_config import REVIEWS, TrainConfig
@@ -51,25 +52,34 @@ LABEL_SMOOTHING = 0.05
 
 
 def new_net() -> StyleNet:
-    """The architecture new models are trained with (model version 5): a small convolutional
+    """The architecture new models are trained with (model version 6): a small convolutional
     branch, whose features a whole image loses half the time in training, beside the statistics;
-    a head for the generator's images, one for the real art, and a gate between them."""
-    return StyleNet(widths=WIDTHS, stats=STATS, stats_width=STATS_WIDTH, branch_dropout=BRANCH_DROPOUT, experts=True)
+    a head for the generator's images, one for the real art, and a gate between them; on the real
+    side, a linear model of the statistics beside the real head."""
+    return StyleNet(
+        widths=WIDTHS,
+        stats=STATS,
+        stats_width=STATS_WIDTH,
+        branch_dropout=BRANCH_DROPOUT,
+        experts=True,
+        linear_expert=True,
+    )
 
 
 def loss_of(
     net: StyleNet, x: torch.Tensor, statistics: torch.Tensor | None, target: torch.Tensor, synthetic: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The training loss of a batch, and the logits that predict it. With experts, `head` learns
-    the generator's images (`synthetic`) alone, `real_head` the others alone, the gate which is which."""
-    logits, real, gate = net.parts(x, statistics)
-    if real is None or gate is None:
-        return F.cross_entropy(logits, target, label_smoothing=LABEL_SMOOTHING), logits
-    loss = F.binary_cross_entropy_with_logits(gate.squeeze(1), synthetic.float())
-    for head, mine in ((logits, synthetic), (real, ~synthetic)):
+    the generator's images (`synthetic`) alone, `real_head` the others alone, the gate which is which
+    (the linear expert is fitted after, :func:`fit_linear_expert`)."""
+    parts = net.parts(x, statistics)
+    if parts.real is None or parts.gate is None:
+        return F.cross_entropy(parts.head, target, label_smoothing=LABEL_SMOOTHING), parts.head
+    loss = F.binary_cross_entropy_with_logits(parts.gate.squeeze(1), synthetic.float())
+    for head, mine in ((parts.head, synthetic), (parts.real, ~synthetic)):
         per_image = F.cross_entropy(head, target, label_smoothing=LABEL_SMOOTHING, reduction="none")
         loss = loss + (per_image * mine).sum() / mine.sum().clamp_min(1)
-    return loss, mixture(logits, real, gate)
+    return loss, net.output(parts)
 
 
 @dataclass(frozen=True)
@@ -185,6 +195,27 @@ def fit(
                 },
             )
     bar.close()
+    fit_linear_expert(net, pool, statistics, config.review_weight)
+
+
+def fit_linear_expert(net: StyleNet, pool: Pool, statistics: torch.Tensor | None, review_weight: float) -> None:
+    """Fit the linear expert (:mod:`model.linear_expert`) on the real images' statistics, each once
+    (a review `review_weight` times), and give it DEFAULT_SHARE of the real side (training gives it
+    the share leave-source-out fitted). Without real images it keeps a share of 0."""
+    real = pool.sources != SYNTHETIC
+    if not net.linear_expert or statistics is None or not real.any():
+        return
+    counted = np.where(pool.sources[real] == REVIEWS, review_weight, 1.0)
+    weight, bias = fit_linear(
+        statistics[torch.from_numpy(real)],
+        torch.from_numpy(pool.labels[real]).long(),
+        torch.from_numpy(counted),
+        len(STYLES),
+    )
+    with torch.no_grad():
+        net.linear_statistics.weight.copy_(weight)
+        net.linear_statistics.bias.copy_(bias)
+        net.linear_share.fill_(DEFAULT_SHARE)
 
 
 def clean_statistics(net: StyleNet, pixels: np.ndarray, batch: int = 256) -> torch.Tensor | None:
@@ -196,21 +227,26 @@ def clean_statistics(net: StyleNet, pixels: np.ndarray, batch: int = 256) -> tor
         return torch.cat([net.style_statistics(as_input(pixels[i : i + batch])) for i in range(0, len(pixels), batch)])
 
 
+def predict_parts(net: StyleNet, pixels: np.ndarray, batch: int = 256) -> Parts:
+    """Every part's logits (:meth:`StyleNet.parts`) for every image, in evaluation mode."""
+    net.eval()
+    with torch.inference_mode():
+        chunks = [net.parts(as_input(pixels[i : i + batch])) for i in range(0, len(pixels), batch)]
+    return Parts.cat(chunks)
+
+
 def predict_logits(net: StyleNet, pixels: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """In one pass, the logits of every image and the gate's weight on the head that learned the
     generator's images (0 without experts)."""
-    net.eval()
-    logits, shares = [], []
-    with torch.inference_mode():
-        for i in range(0, len(pixels), batch):
-            head, real, gate = net.parts(as_input(pixels[i : i + batch]))
-            if real is None or gate is None:
-                logits.append(head)
-                shares.append(torch.zeros(len(head)))
-            else:
-                logits.append(mixture(head, real, gate))
-                shares.append(torch.sigmoid(gate).squeeze(1))
-    return torch.cat(logits).float().numpy(), torch.cat(shares).numpy()
+    parts = predict_parts(net, pixels, batch)
+    shares = torch.zeros(len(parts.head)) if parts.gate is None else torch.sigmoid(parts.gate).squeeze(1)
+    return net.output(parts).numpy(), shares.numpy()
+
+
+def rows(parts: Parts, mask: np.ndarray) -> Parts:
+    """The parts of the images `mask` selects."""
+    index = torch.from_numpy(mask)
+    return parts.map(lambda part: part[index])
 
 
 def assign_folds(pool: Pool, folds: int) -> dict[str, int]:
@@ -236,13 +272,25 @@ def leave_source_out(corpus: Pool, synthetic: Pool, config: TrainConfig) -> dict
     """Out-of-source logits for every corpus image, and the figures they give."""
     assignment = assign_folds(corpus, config.folds)
     fold_of = np.array([assignment[s] for s in corpus.sources])
-    logits = np.zeros((len(corpus), len(STYLES)), dtype=np.float32)
-    shares = np.zeros(len(corpus), dtype=np.float32)
+    held_parts: list[Parts] = []
     for fold in range(config.folds):
         held = fold_of == fold
         net = new_net()
         fit(net, corpus.take(~held) + synthetic, config, desc=f"leave-source-out {fold + 1}/{config.folds}")
-        logits[held], shares[held] = predict_logits(net, corpus.pixels[held])
+        held_parts.append(predict_parts(net, corpus.pixels[held]))
+    # The folds' parts, put back in corpus order.
+    order = np.argsort(np.concatenate([np.flatnonzero(fold_of == fold) for fold in range(config.folds)]))
+    parts = Parts.cat(held_parts).map(lambda part: part[torch.from_numpy(order)])
+    labels = torch.from_numpy(corpus.labels).long()
+    # Cross-fitted, as the temperature is below: each fold's linear share from the other folds.
+    logits = np.zeros((len(corpus), len(STYLES)), dtype=np.float32)
+    fold_shares = []
+    for fold in range(config.folds):
+        held = fold_of == fold
+        fold_shares.append(fit_share(rows(parts, ~held), labels[~held]))
+        logits[held] = mix(rows(parts, held), fold_shares[-1]).numpy()
+    linear_share = fit_share(parts, labels)
+    shares = torch.sigmoid(parts.gate).squeeze(1).numpy() if parts.gate is not None else np.zeros(len(corpus))
     # Cross-fitted calibration: each fold's temperature comes from the other folds' predictions.
     calibrated = np.zeros_like(logits)
     for fold in range(config.folds):
@@ -267,9 +315,16 @@ def leave_source_out(corpus: Pool, synthetic: Pool, config: TrainConfig) -> dict
         **report(corpus.labels, predicted),
         "per_source": per_source,
         "generator_share": round(float(shares.mean()), 4),
+        "linear_share": linear_share,
+        "linear_share_by_fold": fold_shares,
+        "expert_accuracy": {
+            name: round(float((part.argmax(1).numpy() == corpus.labels).mean()), 4)
+            for name, part in (("real_head", parts.real), ("linear", parts.linear))
+            if part is not None
+        },
         "ece_before": round(ece_before, 4),
         "ece_after": round(ece_after, 4),
-        "temperature": round(fit_temperature(logits, corpus.labels), 4),
+        "temperature": round(fit_temperature(mix(parts, linear_share).numpy(), corpus.labels), 4),
         # A temperature that makes held-out folds worse calibrated is not served.
         "calibration_applied": bool(ece_after < ece_before),
     }
@@ -329,7 +384,7 @@ def train(
                 "test_seed": TEST_SEED,
             }
         )
-        temperature, cross = 1.0, None
+        temperature, cross, linear_share = 1.0, None, None
         sources = len(np.unique(corpus.sources)) if corpus is not None else 0
         if corpus is not None and 2 <= config.folds and sources < config.folds:
             log.warning(
@@ -342,6 +397,7 @@ def train(
         elif corpus is not None and config.folds >= 2:
             cross = leave_source_out(corpus, synthetic, config)
             temperature = cross["temperature"] if cross["calibration_applied"] else 1.0
+            linear_share = cross["linear_share"]
             mlflow.log_metrics(
                 {
                     "lso_accuracy": cross["accuracy"],
@@ -361,6 +417,9 @@ def train(
             desc="final model",
             on_epoch=log_epoch,
         )
+        if linear_share is not None and net.linear_expert:
+            with torch.no_grad():
+                net.linear_share.fill_(linear_share)
         with tempfile.TemporaryDirectory() as folder:
             model_dir = Path(folder) / "model_dir"
             save(net, model_dir, image_size=config.image_size, temperature=temperature)

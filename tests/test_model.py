@@ -21,9 +21,15 @@ from model.dataset import DatasetError, folder_files, folder_split, synthetic_sp
 from model.predictor import StylePredictor
 from model.preprocess import load_image, to_uint8_array
 from model.training import Pool, TrainConfig, assign_folds, train
-from tests.factories import encode, labelled_folder
+from tests.factories import CHAMPION, FIRST_TRAINED, encode, labelled_folder
 
-SHIPPED_TAGS = {"1": "v1-synthetic", "2": "v2-corpus", "3": "v3-foreground", "4": "v4-stats-first", "5": "v5-experts"}
+SHIPPED_TAGS = {
+    "1": "v1-synthetic",
+    "2": "v2-corpus",
+    "3": "v3-foreground",
+    "4": "v4-stats-first",
+    "5": "v5-experts",
+}
 """The `shipped` tag of each version a fresh registry gets."""
 
 
@@ -186,12 +192,12 @@ def test_train_logs_a_run_registers_a_version_and_the_pyfunc_keeps_the_contract(
 def test_bootstrap_registers_the_shipped_lineage_and_keeps_a_promoted_model(own_store: Settings) -> None:
     client = registry.configure(own_store)
     first = registry.ensure_champion(client, own_store.model_name)
-    assert (first.version, registry.ensure_champion(client, own_store.model_name).version) == ("5", "5")
+    assert (first.version, registry.ensure_champion(client, own_store.model_name).version) == (CHAMPION, CHAMPION)
     shipped = {str(v.version): v.tags.get("shipped") for v in client.search_model_versions("name = 'style-cnn'")}
     assert shipped == SHIPPED_TAGS
     from model.folder import ONNX, read_config
 
-    folders = [registry.download_weights(registry.resolve(client, f"models:/style-cnn/{v}")) for v in "12345"]
+    folders = [registry.download_weights(registry.resolve(client, f"models:/style-cnn/{v}")) for v in SHIPPED_TAGS]
     configs = [read_config(folder) for folder in folders]
     assert [c.get("stats", 0) for c in configs] == [0, 1, 2, 2, 2]
     assert [c.get("stats_width", 64) for c in configs] == [64, 64, 64, 128, 128]
@@ -200,14 +206,14 @@ def test_bootstrap_registers_the_shipped_lineage_and_keeps_a_promoted_model(own_
     assert {StylePredictor.load(folder).image_size for folder in folders} == {128}
     assert registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion")).temperature > 0
     result = train(TrainConfig(n_train=16, n_test=8, epochs=1, image_size=32, batch_size=8, threads=1), own_store)
-    assert result.version == "6"
-    assert registry.promote(client, own_store.model_name, "6", "champion") == "5"
-    assert registry.ensure_champion(client, own_store.model_name).version == "6"  # a promoted model stays
+    assert result.version == FIRST_TRAINED
+    assert registry.promote(client, own_store.model_name, FIRST_TRAINED, "champion") == CHAMPION
+    assert registry.ensure_champion(client, own_store.model_name).version == FIRST_TRAINED  # a promoted model stays
 
 
 def test_a_registry_from_before_version_3_gets_the_later_ones_and_keeps_versions_1_and_2(own_store: Settings) -> None:
     """Versions 1 and 2 registered as the release before version 3 did (version 2 tagged `champion`,
-    the folder it shipped in): the bootstrap adds versions 3 to 5, moves the alias, and renames the tag."""
+    the folder it shipped in): the bootstrap adds the later versions, moves the alias, and renames the tag."""
     from model.pyfunc import register
 
     client = registry.configure(own_store)
@@ -215,10 +221,10 @@ def test_a_registry_from_before_version_3_gets_the_later_ones_and_keeps_versions
         version = register(folder, name=own_store.model_name)
         client.set_model_version_tag(own_store.model_name, version, registry.SHIPPED_TAG, tag)
     registry.promote(client, own_store.model_name, "2", "champion")
-    assert registry.ensure_champion(client, own_store.model_name).version == "5"
+    assert registry.ensure_champion(client, own_store.model_name).version == CHAMPION
     shipped = {str(v.version): v.tags.get("shipped") for v in client.search_model_versions("name = 'style-cnn'")}
     assert shipped == SHIPPED_TAGS
-    assert registry.promote(client, own_store.model_name, "1", "champion") == "5"  # roll back to v1
+    assert registry.promote(client, own_store.model_name, "1", "champion") == CHAMPION  # roll back to v1
     assert registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion")).image_size == 128
 
 
@@ -410,16 +416,20 @@ def test_experts_mix_their_heads_by_the_gate_and_each_head_learns_its_own_images
     from model.training import loss_of
 
     torch.manual_seed(6)
-    net = StyleNet(widths=(8, 16, 24), stats=2, experts=True).eval()
+    net = StyleNet(widths=(8, 16, 24), stats=2, experts=True, linear_expert=True).eval()
+    torch.nn.init.normal_(net.linear_statistics.weight)
+    net.linear_share.fill_(0.3)
     x = torch.randn(6, 3, 32, 32)
     with torch.inference_mode():
-        logits, real, gate = net.parts(x)
-        assert real is not None and gate is not None
+        logits, real, gate, linear = net.parts(x)
+        assert real is not None and gate is not None and linear is not None
         share = torch.sigmoid(gate)
-        mixture = share * torch.softmax(logits, 1) + (1 - share) * torch.softmax(real, 1)
+        real_side = 0.7 * torch.softmax(real, 1) + 0.3 * torch.softmax(linear, 1)
+        mixture = share * torch.softmax(logits, 1) + (1 - share) * real_side
         assert torch.allclose(net(x).exp(), mixture, atol=1e-6)
         assert torch.allclose(net(x).exp().sum(1), torch.ones(6), atol=1e-6)
-        assert not torch.allclose(mixture, torch.softmax(logits, 1), atol=1e-3)  # both heads count
+        assert not torch.allclose(mixture, torch.softmax(logits, 1), atol=1e-3)  # every expert counts
+        assert not torch.allclose(real_side, torch.softmax(real, 1), atol=1e-3)
 
     def gradients(synthetic: list[bool]) -> dict[str, float]:
         net.train().zero_grad()
@@ -439,6 +449,55 @@ def test_experts_mix_their_heads_by_the_gate_and_each_head_learns_its_own_images
     mixed = gradients([True, False] * 3)
     assert mixed["real"] > 0 and mixed["head"] > 0
     assert float(net.gate.weight.grad.abs().sum()) > 0
+    assert net.linear_statistics.weight.grad is None  # fitted after, not by gradient steps
+
+
+@pytest.mark.unit
+def test_the_linear_expert_is_the_optimal_regression_whatever_the_statistics_scale() -> None:
+    import torch.nn.functional as F
+
+    from model.linear_expert import INVERSE_REGULARISATION, fit_linear
+
+    rng = np.random.default_rng(9)
+    labels = rng.integers(0, 4, 600)
+    # Four informative features of very different scales and offsets, and a constant one.
+    centres = 3 * np.eye(4)
+    z = centres[labels] + rng.normal(scale=0.8, size=(600, 4))
+    raw = np.concatenate([z * [1e-3, 1.0, 50.0, 1.0] + [0.0, 7.0, -300.0, 0.5], np.full((600, 1), 0.25)], 1)
+    weights = rng.uniform(0.5, 2.0, 600)
+    x, y, w = torch.from_numpy(raw).float(), torch.from_numpy(labels), torch.from_numpy(weights)
+    weight, bias = fit_linear(x, y, w, 4)
+    assert weight.shape == (4, 5) and bias.shape == (4,)
+    assert float(((x @ weight.T + bias).argmax(1) == y).float().mean()) > 0.8
+    # Optimal: the objective's gradient vanishes in the standardised coordinates it is solved in.
+    mean, std = x.double().mean(0), x.double().std(0, unbiased=False)
+    std = torch.where(std > 1e-8, std, torch.ones_like(std))
+    standard = (weight.double() * std).requires_grad_()
+    offset = (bias.double() + weight.double() @ mean).requires_grad_()
+    per_image = F.cross_entropy(((x.double() - mean) / std) @ standard.T + offset, y, reduction="none")
+    loss = (per_image * w / w.mean()).mean() + (standard**2).sum() / (2 * INVERSE_REGULARISATION * len(x))
+    loss.backward()
+    assert standard.grad is not None and offset.grad is not None
+    assert float(standard.grad.abs().max()) < 1e-4 and float(offset.grad.abs().max()) < 1e-4
+
+
+@pytest.mark.unit
+def test_the_linear_experts_share_is_the_one_that_predicts_best() -> None:
+    from model.linear_expert import fit_share
+    from model.net import Parts
+
+    labels = torch.tensor([0, 1, 2, 3] * 5)
+    right, wrong = (
+        4 * torch.nn.functional.one_hot(labels, 4).float(),
+        4 * torch.nn.functional.one_hot((labels + 1) % 4, 4).float(),
+    )
+    gate = torch.full((20, 1), -5.0)  # the real side's
+    assert fit_share(Parts(wrong, wrong, gate, right), labels) == 1.0
+    assert fit_share(Parts(wrong, right, gate, wrong), labels) == 0.0
+    first = torch.arange(20)[:, None] < 10  # each expert right on half the images
+    assert (
+        fit_share(Parts(wrong, torch.where(first, right, wrong), gate, torch.where(first, wrong, right)), labels) == 0.5
+    )
 
 
 @pytest.mark.unit
@@ -448,12 +507,14 @@ def test_an_experts_export_predicts_what_its_torch_network_does(tmp_path: Path) 
     from model.training import predict_logits
 
     torch.manual_seed(7)
-    net = StyleNet(widths=(8, 16, 24), stats=2, experts=True).eval()
+    net = StyleNet(widths=(8, 16, 24), stats=2, experts=True, linear_expert=True).eval()
+    torch.nn.init.normal_(net.linear_statistics.weight)
+    net.linear_share.fill_(0.4)
     save(net, tmp_path, image_size=32, temperature=0.8)
     pixels = np.random.default_rng(7).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
     with torch.inference_mode():
         expected = torch.softmax(net(as_input(pixels)) / 0.8, 1).numpy()
-        gate = net.parts(as_input(pixels))[2]
+        gate = net.parts(as_input(pixels)).gate
     assert np.allclose(StylePredictor.load(tmp_path, threads=1).probabilities(pixels), expected, atol=1e-5)
     logits, shares = predict_logits(net, pixels, batch=2)  # what leave-source-out reports, in one pass
     assert gate is not None and np.allclose(shares, torch.sigmoid(gate).squeeze(1).numpy(), atol=1e-6)
@@ -531,6 +592,8 @@ def test_a_batch_forwarded_in_chunks_matches_image_by_image(tmp_path: Path) -> N
 
 
 def test_leave_source_out_training_calibrates_and_reports_every_source(own_store: Settings, tmp_path: Path) -> None:
+    from model.export import load_net
+
     folder = labelled_folder(tmp_path / "corpus", 48, seed=43, sources=3)
     config = TrainConfig(data=folder, n_train=16, n_test=8, epochs=1, image_size=32, batch_size=8, threads=1, folds=3)
     result = train(config, own_store, export=tmp_path / "export")
@@ -538,6 +601,11 @@ def test_leave_source_out_training_calibrates_and_reports_every_source(own_store
     assert cross["n"] == 48 and len(cross["per_source"]) == 12
     assert {m["fold"] for m in cross["per_source"].values()} == {0, 1, 2}
     assert 0 <= cross["ece_after"] <= 1 and cross["temperature"] > 0
+    assert 0 <= cross["linear_share"] <= 1 and len(cross["linear_share_by_fold"]) == 3
+    assert set(cross["expert_accuracy"]) == {"real_head", "linear"}
+    net, saved = load_net(tmp_path / "export")
+    assert saved["linear_expert"] and float(net.linear_share) == pytest.approx(cross["linear_share"])
+    assert float(net.linear_statistics.weight.abs().sum()) > 0  # fitted on the corpus
     served = cross["temperature"] if cross["calibration_applied"] else 1.0
     assert StylePredictor.load(tmp_path / "export").temperature == pytest.approx(served)
     assert MlflowClient().get_run(result.run_id).data.metrics["lso_accuracy"] == cross["accuracy"]
@@ -584,11 +652,12 @@ def test_list_shows_each_versions_aliases_and_the_shipped_figures(own_store: Set
     result = CliRunner().invoke(app, ["model", "list", "--json"])
     assert result.exit_code == 0, result.output
     rows = {row["version"]: row for row in map(json.loads, result.stdout.strip().splitlines())}
-    assert {v: rows[v]["aliases"] for v in rows} == {"1": ["challenger"], "2": [], "3": [], "4": [], "5": ["champion"]}
+    aliases = {v: [] for v in SHIPPED_TAGS} | {"1": ["challenger"], CHAMPION: ["champion"]}
+    assert {v: rows[v]["aliases"] for v in rows} == aliases
     assert {v: rows[v]["shipped"] for v in rows} == SHIPPED_TAGS
     shipped = json.loads((registry.CHAMPION_DIR / registry.EVALUATION).read_text())
-    assert rows["5"]["metrics"]["test_accuracy"] == shipped["synthetic_held_out"]["accuracy"]
-    assert rows["5"]["metrics"]["lso_accuracy"] == shipped["leave_source_out"]["accuracy"]
+    assert rows[CHAMPION]["metrics"]["test_accuracy"] == shipped["synthetic_held_out"]["accuracy"]
+    assert rows[CHAMPION]["metrics"]["lso_accuracy"] == shipped["leave_source_out"]["accuracy"]
     assert rows["1"]["metrics"]["test_accuracy"] > 0.9 and "lso_accuracy" not in rows["1"]["metrics"]
     table = CliRunner().invoke(app, ["model", "list"]).stdout
     accuracy = f"test_accuracy {shipped['synthetic_held_out']['accuracy']:.4f}"
