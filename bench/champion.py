@@ -4,8 +4,8 @@ figures the model card quotes and ends with one JSON line.
 
     .venv/bin/python -m bench.champion [--corpus /tmp/stylecat-corpus] [--export /tmp/stylecat-champion]
 
-The champion in model/champion was made this way (then copied there): about 18 minutes on 2 cores
-for version 5 (training 12 min 52 s, corpus build 4 min 41 s).
+The champion in model/champion was made this way (then copied there): about 20 minutes on 2 cores
+for version 6 (training 15 min 1 s, corpus build 4 min 41 s).
 """
 
 import argparse

@@ -32,7 +32,8 @@ SHIPPED = (
     ("v2-corpus", RETIRED_DIR / "v2-corpus"),
     ("v3-foreground", RETIRED_DIR / "v3-foreground"),
     ("v4-stats-first", RETIRED_DIR / "v4-stats-first"),
-    ("v5-experts", CHAMPION_DIR),
+    ("v5-experts", RETIRED_DIR / "v5-experts"),
+    ("v6-linear-expert", CHAMPION_DIR),
 )
 """The shipped weights (the name of each in tag `shipped`, its folder), oldest first: the registry
 holds each as a version, so a rollback to an earlier shipped model is `stylecat model promote V`."""

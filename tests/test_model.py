@@ -29,6 +29,7 @@ SHIPPED_TAGS = {
     "3": "v3-foreground",
     "4": "v4-stats-first",
     "5": "v5-experts",
+    "6": "v6-linear-expert",
 }
 """The `shipped` tag of each version a fresh registry gets."""
 
@@ -199,9 +200,10 @@ def test_bootstrap_registers_the_shipped_lineage_and_keeps_a_promoted_model(own_
 
     folders = [registry.download_weights(registry.resolve(client, f"models:/style-cnn/{v}")) for v in SHIPPED_TAGS]
     configs = [read_config(folder) for folder in folders]
-    assert [c.get("stats", 0) for c in configs] == [0, 1, 2, 2, 2]
-    assert [c.get("stats_width", 64) for c in configs] == [64, 64, 64, 128, 128]
-    assert [c.get("experts", False) for c in configs] == [False, False, False, False, True]
+    assert [c.get("stats", 0) for c in configs] == [0, 1, 2, 2, 2, 2]
+    assert [c.get("stats_width", 64) for c in configs] == [64, 64, 64, 128, 128, 128]
+    assert [c.get("experts", False) for c in configs] == [False, False, False, False, True, True]
+    assert [c.get("linear_expert", False) for c in configs] == [False] * 5 + [True]
     assert all((folder / ONNX).exists() for folder in folders)  # each registered with its export
     assert {StylePredictor.load(folder).image_size for folder in folders} == {128}
     assert registry.load_predictor(registry.resolve(client, "models:/style-cnn@champion")).temperature > 0
