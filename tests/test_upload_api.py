@@ -152,6 +152,20 @@ def test_register_accepts_an_s3_uri(api: TestClient, settings: Settings) -> None
     assert _queued_ids(settings) == [response.json()["id"]]
 
 
+def test_text_with_a_nul_character_gets_a_422_and_nothing_is_stored(api: TestClient, settings: Settings) -> None:
+    """PostgreSQL's text cannot hold U+0000: the fuzzer's NUL reviewer was a 500 (DataError)."""
+    image_id = api.post("/images", files={"file": ("a.png", plain_png(), "image/png")}).json()["id"]
+    refused = [
+        api.post(f"/images/{image_id}/review", json={"style": "flat", "reviewer": "a\x00"}),
+        api.post("/images", files={"file": ("b.png", plain_png(), "image/png")}, data={"title": "cat\x00"}),
+        api.post("/images/register", json={"source": "s3://illustrations/cats/1.png", "title": "\x00"}),
+        api.post("/images/register", json={"source": "s3://illustrations/cats/1.png\x00"}),
+    ]
+    assert [r.status_code for r in refused] == [422] * 4, [r.text for r in refused]
+    assert all("NUL" in r.text for r in refused)
+    assert _row_count() == 1 and api.get(f"/images/{image_id}").json()["style_source"] is None
+
+
 def test_review_validates_style_and_image(api: TestClient) -> None:
     image_id = api.post("/images", files={"file": ("a.png", plain_png(), "image/png")}).json()["id"]
     assert api.post(f"/images/{image_id}/review", json={"style": "watercolour", "reviewer": "ana"}).status_code == 422

@@ -25,6 +25,7 @@ from stylecat.api.schemas import (
     PredictionsOut,
     RegisterIn,
     ReviewIn,
+    Text,
     errors,
 )
 from worker.dispatch import enqueue, request_indexing
@@ -45,7 +46,7 @@ def upload(
     session: SessionDep,
     settings: SettingsDep,
     _: UploadKey,
-    title: Annotated[str | None, Form(max_length=500, description="Public, searchable.")] = None,
+    title: Annotated[Text | None, Form(max_length=500, description="Public, searchable.")] = None,
 ) -> Accepted:
     """Store an illustration and queue it for categorization (type checked by content, not name).
     The file's name is neither stored nor shown: search shows only a `title` the uploader sends."""

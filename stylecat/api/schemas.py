@@ -3,11 +3,23 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from core.styles import STYLES
 
 Style = Annotated[str, Field(pattern=f"^({'|'.join(STYLES)})$")]
+
+
+def _storable(value: str) -> str:
+    """PostgreSQL's text cannot hold the NUL character: a request that sends one gets a 422, not
+    a database error."""
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+"""Text the API stores."""
 
 
 class ErrorBody(BaseModel):
@@ -26,13 +38,13 @@ class Accepted(BaseModel):
 
 
 class RegisterIn(BaseModel):
-    source: str = Field(max_length=2048, description="s3://bucket/key or an http(s) URL")
-    title: str | None = Field(default=None, max_length=500)
+    source: Text = Field(max_length=2048, description="s3://bucket/key or an http(s) URL")
+    title: Text | None = Field(default=None, max_length=500)
 
 
 class ReviewIn(BaseModel):
     style: Style
-    reviewer: str = Field(min_length=1, max_length=200)
+    reviewer: Text = Field(min_length=1, max_length=200)
 
 
 class ImageOut(BaseModel):
