@@ -145,6 +145,30 @@ def test_a_document_opensearch_rejects_is_parked_with_its_error(client: OpenSear
     assert good
 
 
+def test_a_live_write_during_a_burst_waits_as_a_backfills_does(
+    clean_tables: None, backfill_waits_longer: Settings
+) -> None:
+    """While more live jobs wait in the queue, the uploads behind a live write wait longer than a
+    backfill's debounce anyway: its indexing run waits that long too, so a burst sends few bulk
+    requests. A lone live write still gets its run after `index_debounce`."""
+    from worker.tasks import index_task
+
+    settings = backfill_waits_longer
+    queue = redis.Redis.from_url(settings.redis_url)
+    queue.lpush(Queue.LIVE.value, b"a live job waiting")
+    sent = time.time()
+    request_indexing("live")
+    [burst] = [moment.timestamp() - sent for moment in _index_jobs(settings)]
+    assert abs(burst - settings.backfill_index_debounce) < 0.3, burst
+
+    queue.delete(Queue.LIVE.value)
+    index_task.run()  # the burst's run; the queue is empty now
+    sent = time.time()
+    request_indexing("live")
+    lone = _index_jobs(settings)[-1].timestamp() - sent
+    assert abs(lone - settings.index_debounce) < 0.3, lone
+
+
 def _index_jobs(settings: Settings) -> list[datetime]:
     """When each index job waiting in Redis is due, oldest job first (Kombu pushes on the left)."""
     raw = redis.Redis.from_url(settings.redis_url).lrange(Queue.INDEX.value, 0, -1)

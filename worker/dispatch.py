@@ -42,14 +42,18 @@ def request_indexing(priority: Priority = "live") -> None:
     """Debounced: at most one indexing run of each priority is scheduled at a time, and writes
     meanwhile join it (every run clears both keys when it starts: it indexes whatever is pending
     then). A backfill's writes wait `backfill_index_debounce`, so that a backfill sends few, large
-    bulk requests; a live write still schedules a run of its own after `index_debounce`."""
+    bulk requests; a live write schedules a run of its own after `index_debounce`, unless more live
+    jobs wait in the queue (a burst of uploads): then it waits as a backfill's does, since
+    OpenSearch's cost is mostly per bulk request, and the uploads behind it wait longer than that."""
     settings = get_settings()
+    client = redis_client(settings.redis_url)
+    burst = priority == "live" and client.llen(Queue.LIVE.value) > 0
     key, delay = (
         (INDEX_PENDING_BACKFILL_KEY, settings.backfill_index_debounce)
-        if priority == "backfill"
+        if priority == "backfill" or burst
         else (INDEX_PENDING_KEY, settings.index_debounce)
     )
-    if redis_client(settings.redis_url).set(key, 1, nx=True, ex=max(5, int(delay * 10))):
+    if client.set(key, 1, nx=True, ex=max(5, int(delay * 10))):
         app.send_task(INDEX, queue=Queue.INDEX.value, countdown=delay)
 
 
