@@ -89,8 +89,8 @@ class StyleNet(nn.Module):
     neither head has to fit the other's images beside its own.
 
     With `linear_expert` (model version 6) the real side also has a linear model of the statistics
-    alone, `linear_statistics`, which training fits in closed form after the rest (a multinomial
-    logistic regression, :mod:`model.linear_expert`, not gradient steps); the real side's
+    alone, `linear_statistics`, which training solves to its optimum after the rest (a multinomial
+    logistic regression by full-batch L-BFGS, :mod:`model.linear_expert`); the real side's
     probabilities are `linear_share` of its and the rest `real_head`'s."""
 
     linear_share: torch.Tensor

@@ -201,7 +201,8 @@ def fit(
 def fit_linear_expert(net: StyleNet, pool: Pool, statistics: torch.Tensor | None, review_weight: float) -> None:
     """Fit the linear expert (:mod:`model.linear_expert`) on the real images' statistics, each once
     (a review `review_weight` times), and give it DEFAULT_SHARE of the real side (training gives it
-    the share leave-source-out fitted). Without real images it keeps a share of 0."""
+    the share leave-source-out fitted). Without real images it is left as it is (a share of 0 in a
+    new network; a network to fine-tune keeps its own)."""
     real = pool.sources != SYNTHETIC
     if not net.linear_expert or statistics is None or not real.any():
         return

@@ -38,4 +38,3 @@ def test_a_channel_reuses_its_client_and_follows_a_new_pool(settings: Settings) 
         channel._pool = None  # what Kombu does when it drops a connection's pool
         second = channel._create_client()
         assert second is not first and second.connection_pool is channel.pool and second.ping()
-        assert channel._create_client(asynchronous=True) is not second  # the consumer's own, as before

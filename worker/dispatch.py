@@ -43,8 +43,9 @@ def request_indexing(priority: Priority = "live") -> None:
     meanwhile join it (every run clears both keys when it starts: it indexes whatever is pending
     then). A backfill's writes wait `backfill_index_debounce`, so that a backfill sends few, large
     bulk requests; a live write schedules a run of its own after `index_debounce`, unless more live
-    jobs wait in the queue (a burst of uploads): then it waits as a backfill's does, since
-    OpenSearch's cost is mostly per bulk request, and the uploads behind it wait longer than that."""
+    jobs wait in the queue (a burst of uploads, beyond the jobs the workers have already taken, or
+    a retry): then it waits as a backfill's does, since OpenSearch's cost is mostly per bulk
+    request, and the uploads behind it wait longer than that."""
     settings = get_settings()
     client = redis_client(settings.redis_url)
     burst = priority == "live" and client.llen(Queue.LIVE.value) > 0
