@@ -1,20 +1,24 @@
 """The S3 store against the stack's real S3-compatible server (S3Proxy): an upload lands in the
 bucket, a worker's fetch reads it back, and the categorize step writes its style."""
 
+import socket
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import boto3
 import pytest
 from fastapi.testclient import TestClient
 
 from core.settings import Settings, get_settings
 from db.models import Image
 from db.session import session_scope
-from images.fetch import fetch
-from images.storage import s3_client
+from images.fetch import FetchError, fetch
+from images.storage import s3_client, s3_reads
 from stylecat.api import app
 from tests.factories import illustration
 from tests.test_categorize import StandIn
-from worker.categorize import categorize
+from worker.categorize import _fetch_all, categorize
 
 BUCKET = "stylecat-test-store"
 
@@ -52,3 +56,104 @@ def test_an_upload_to_the_s3_store_is_categorized(
 
     summary = categorize(image_ids=[image_id], classifier=StandIn(), settings=s3_storage, session_factory=session_scope)
     assert summary.categorized == [image_id]
+
+
+def _put(settings: Settings, key: str, body: bytes) -> str:
+    s3_client(settings.s3_endpoint_url, settings.aws_region).put_object(Bucket=BUCKET, Key=key, Body=body)
+    return f"s3://{BUCKET}/{key}"
+
+
+def _fetch_error(ref: str, settings: Settings) -> FetchError:
+    with pytest.raises(FetchError) as caught:
+        fetch(ref, settings)
+    return caught.value
+
+
+def test_a_fetch_from_the_s3_store_tells_what_is_missing_from_what_may_come_back(s3_storage: Settings) -> None:
+    """Missing and unreadable objects fail for good, with the same words; a refused signature or a
+    store that does not answer is worth a retry, and no message carries the presigned URL."""
+    data, _ = illustration(5, seed=77)
+    ref = _put(s3_storage, "images/fetch/ok.img", data)
+    assert fetch(ref, s3_storage) == data
+    assert fetch(_put(s3_storage, "images/fetch/empty.img", b""), s3_storage) == b""
+
+    elsewhere = s3_storage.model_copy(update={"s3_allowed_sources": ["stylecat-no-such-bucket"]})
+    missing = _fetch_error(f"s3://{BUCKET}/images/fetch/none.img", elsewhere)
+    no_bucket = _fetch_error("s3://stylecat-no-such-bucket/images/fetch/none.img", elsewhere)
+    assert (missing.code, missing.transient) == (no_bucket.code, no_bucket.transient) == ("not_found", False)
+    assert missing.message.removeprefix(f"s3://{BUCKET}/") == no_bucket.message.removeprefix(
+        "s3://stylecat-no-such-bucket/"
+    )
+
+    big = _fetch_error(ref, s3_storage.model_copy(update={"max_upload_bytes": len(data) - 1}))
+    assert big.code == "too_large" and str(len(data)) not in big.message
+
+    with pytest.MonkeyPatch.context() as wrong_secret:
+        wrong_secret.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+        wrong_secret.setattr(boto3, "DEFAULT_SESSION", None)  # it keeps the credentials it found first
+        s3_client.cache_clear()
+        try:
+            refused = _fetch_error(ref, s3_storage)
+        finally:
+            s3_client.cache_clear()
+    assert (refused.code, refused.transient) == ("fetch_failed", True)
+    assert "SignatureDoesNotMatch" in refused.message
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        away = s3_storage.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{closed.getsockname()[1]}"})
+        down = _fetch_error(ref, away)
+    assert (down.code, down.transient) == ("fetch_failed", True)
+    assert "Signature" not in down.message and "?" not in down.message
+
+
+class _Busy(BaseHTTPRequestHandler):
+    """A store that answers 503 SlowDown `busy` times, then with the object."""
+
+    busy = 0
+    seen = 0
+
+    def do_GET(self) -> None:  # noqa: N802
+        type(self).seen += 1
+        if type(self).seen <= type(self).busy:
+            body = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+            self.send_response(503)
+        else:
+            body = b"stored bytes"
+            self.send_response(206)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("busy", "fetched"), [(2, True), (3, False)])
+def test_a_busy_store_is_asked_three_times_in_all(s3_storage: Settings, busy: int, fetched: bool) -> None:
+    _Busy.busy, _Busy.seen = busy, 0
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Busy)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        busy_store = s3_storage.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{httpd.server_port}"})
+        ref = f"s3://{BUCKET}/images/busy.img"
+        if fetched:
+            assert fetch(ref, busy_store) == b"stored bytes"
+        else:
+            error = _fetch_error(ref, busy_store)
+            assert (error.code, error.transient) == ("fetch_failed", True) and "SlowDown" in error.message
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert _Busy.seen == 3
+
+
+def test_a_batch_from_the_s3_store_keeps_its_connections(s3_storage: Settings) -> None:
+    """The next batch reuses the connections the first one opened: no new connection per image."""
+    refs = [(n, _put(s3_storage, f"images/batch/{n}.img", illustration(n, seed=78)[0])) for n in range(24)]
+    pool = s3_reads().connection_from_url(s3_storage.s3_endpoint_url or "")
+    opened = pool.num_connections
+    for _ in range(2):
+        fetched, errors, unavailable = _fetch_all(refs, s3_storage.model_copy(update={"fetch_concurrency": 6}))
+        assert len(fetched) == len(refs) and not errors and not unavailable
+    assert pool.num_connections - opened <= 6
