@@ -29,6 +29,7 @@ from sqlalchemy import func, insert, select, update
 from bench.common import jpegs_800px, median_seconds
 from bench.harness import STYLECAT, bench_environment, processes, wait_for, wait_for_children
 from core.allocator import keep_freed_memory
+from core.settings import Settings
 from producer.apikeys import issue_key
 
 
@@ -42,9 +43,10 @@ def raw_throughput(images: list[bytes]) -> float:
     return 64 / median_seconds(lambda: predictor.predict(batch), repeats=15)
 
 
-def catalogue(n: int, images: list[bytes]) -> None:
-    """`n` never-categorized rows over the stored sample images, indexed, as an existing catalogue
-    would be: a run's clock then counts only the work it times, not the catalogue's first indexing."""
+def catalogue(n: int, images: list[bytes], settings: Settings | None = None) -> list[int]:
+    """`n` never-categorized rows over the sample images, stored in the configured store (or the one
+    `settings` name), indexed, as an existing catalogue would be: a run's clock then counts only the
+    work it times, not the catalogue's first indexing. Their ids, in order."""
     from core.settings import get_settings
     from db.models import Image
     from db.session import session_scope
@@ -52,15 +54,19 @@ def catalogue(n: int, images: list[bytes]) -> None:
     from search.client import get_client
     from search.indexer import index_pending
 
-    refs = [
-        store(data, sha256=hashlib.sha256(data).hexdigest(), extension="jpg", content_type="image/jpeg")
-        for data in images
-    ]
+    refs = []
+    for data in images:
+        digest = hashlib.sha256(data).hexdigest()
+        refs.append(store(data, sha256=digest, extension="jpg", content_type="image/jpeg", settings=settings))
     with session_scope() as session:
-        session.execute(
-            insert(Image), [{"storage_ref": refs[i % len(refs)], "title": f"catalogue {i}"} for i in range(n)]
+        ids = list(
+            session.scalars(
+                insert(Image).returning(Image.id, sort_by_parameter_order=True),
+                [{"storage_ref": refs[i % len(refs)], "title": f"catalogue {i}"} for i in range(n)],
+            )
         )
     index_pending(session_factory=session_scope, client=get_client(), alias=get_settings().opensearch_index)
+    return ids
 
 
 def catalogue_ids(first: int, n: int) -> list[int]:
@@ -72,13 +78,16 @@ def catalogue_ids(first: int, n: int) -> list[int]:
         return list(session.scalars(select(Image.id).order_by(Image.id).offset(first).limit(n)))
 
 
-def categorized(ids: list[int]) -> int:
-    """How many of `ids` are categorized."""
+def categorized(ids: list[int], *, indexed: bool = False) -> int:
+    """How many of `ids` are categorized (and, with `indexed`, indexed as they now are)."""
     from db.models import Image
     from db.session import session_scope
 
+    done = [Image.id.in_(ids), Image.status == "categorized"]
+    if indexed:
+        done.append(Image.indexed_version == Image.index_version)
     with session_scope() as session:
-        return session.scalar(select(func.count()).where(Image.id.in_(ids), Image.status == "categorized")) or 0
+        return session.scalar(select(func.count()).where(*done)) or 0
 
 
 def requeue(ids: list[int]) -> None:
@@ -105,8 +114,8 @@ def enqueue_backfill() -> int:
     return backfill(session_factory=session_scope, criteria=Criteria(), batch_size=64, send=send)
 
 
-def backfill_worker(env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
-    args = ["worker", "--queues", "categorize.backfill", "--concurrency", "2", "--loglevel", "INFO"]
+def backfill_worker(env: dict[str, str] | None = None, concurrency: int = 2) -> tuple[list[str], dict[str, str]]:
+    args = ["worker", "--queues", "categorize.backfill", "--concurrency", str(concurrency), "--loglevel", "INFO"]
     return args, {"STYLECAT_MODEL_THREADS": "1", **(env or {})}
 
 
