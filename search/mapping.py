@@ -63,11 +63,16 @@ def new_index_name(alias: str) -> str:
 
 
 def ensure_alias(client: OpenSearch, alias: str) -> str:
-    """Create a first index behind `alias` if there is none; return the index the alias points at."""
+    """Create a first index behind `alias` if there is none; return the index the alias points at.
+    The alias comes once the index's primary shard has started: until then a search through it
+    would fail (503, no shard available), where no alias at all reads as "nothing indexed yet"."""
     if not client.indices.exists_alias(name=alias):
+        initial = f"{alias}-initial"
         try:  # a fixed first name, so that two processes racing here create one index, not two
-            client.indices.create(index=f"{alias}-initial", body={**INDEX_BODY, "aliases": {alias: {}}})
+            client.indices.create(index=initial, body=INDEX_BODY)
         except RequestError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise
+        client.cluster.health(index=initial, wait_for_status="yellow")  # 30 s at most; the racer's index too
+        client.indices.put_alias(index=initial, name=alias)
     return next(iter(client.indices.get_alias(name=alias)))
