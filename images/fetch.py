@@ -74,6 +74,8 @@ def check_s3(ref: str, settings: Settings) -> tuple[str, str]:
     bucket, _, key = ref.removeprefix("s3://").partition("/")
     if not bucket or not key:
         raise FetchError("bad_reference", f"not an s3://bucket/key URI: {ref[:100]!r}")
+    if {".", ".."} & set(key.split("/")):  # an HTTP client would resolve them after the URL is signed
+        raise FetchError("bad_reference", f"an s3:// key with . or .. segments: {ref[:100]!r}")
     store = [f"{settings.s3_bucket}/{settings.s3_prefix}"] if settings.s3_bucket else []
     for entry in [*settings.s3_allowed_sources, *store]:
         allowed_bucket, _, prefix = entry.partition("/")
@@ -86,48 +88,72 @@ def _fetch_s3(ref: str, settings: Settings) -> bytes:
     """One ranged GET (a HEAD first could race a replaced object): at most one byte over the
     limit is read. Missing and unreadable objects get the same answer, and sizes are not told.
     boto3 signs the request (a presigned URL: its credentials, region and addressing); the GET
-    itself goes through `s3_reads`' kept-alive connections, at half the CPU of `get_object`."""
+    itself goes through `s3_reads`' kept-alive connections, at about half the CPU of `get_object`.
+    Three attempts in all while the answer is worth a retry (a connection refused, 5xx, SlowDown)."""
     bucket, key = check_s3(ref, settings)
-    limit = settings.max_upload_bytes
-    unavailable = f"{ref[:200]}: the store did not answer"
     try:
         url = s3_client(settings.s3_endpoint_url, settings.aws_region).generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=300
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=900
         )
-        response = s3_reads().request("GET", url, headers={"Range": f"bytes=0-{limit}"}, preload_content=False)
     except BotoCoreError as exc:  # no credentials, a malformed endpoint
-        raise FetchError("fetch_failed", f"{unavailable} ({exc})", transient=True) from None
+        raise FetchError("fetch_failed", f"{ref[:200]}: cannot sign the request ({exc})", transient=True) from None
+    for attempt in range(S3_ATTEMPTS):
+        try:
+            return _get_s3(url, ref[:200], settings.max_upload_bytes)
+        except FetchError as exc:
+            if not exc.transient or attempt == S3_ATTEMPTS - 1:
+                raise
+        time.sleep(0.1 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+S3_ATTEMPTS = 3
+NOT_READABLE = {"NoSuchKey", "NoSuchBucket", "AccessDenied", "403", "404"}
+"""S3's answers for an object that is not there or that these credentials may not read. The
+others (a signature refused, a clock skewed, the store busy) are worth a retry."""
+WRONG_REGION = {"PermanentRedirect", "AuthorizationHeaderMalformed", "301"}
+"""A bucket in another region than STYLECAT_AWS_REGION: asking again will not help."""
+_S3_ERROR = re.compile(rb"<Code>([A-Za-z0-9.]{1,64})</Code>(?:.*?<Message>([^<]{0,200})</Message>)?", re.DOTALL)
+
+
+def _get_s3(url: str, ref: str, limit: int) -> bytes:
+    """One attempt. urllib3 neither retries (its warnings would log the signed URL) nor decodes a
+    stored `Content-Encoding`. A connection goes back to the pool only once its answer is read to the
+    end; any other answer closes it."""
+    unavailable = f"{ref}: the store did not answer"
+    try:
+        response = s3_reads().request(
+            "GET", url, headers={"Range": f"bytes=0-{limit}"}, preload_content=False, decode_content=False
+        )
     except urllib3.exceptions.HTTPError as exc:  # its message would carry the URL and its signature
         raise FetchError("fetch_failed", f"{unavailable} ({type(exc).__name__})", transient=True) from None
     try:
         if response.status >= 300:
-            code = _s3_error_code(response)
+            code, message = _s3_error(response)
             if code == "InvalidRange":  # an empty object has no byte 0
                 return b""
-            if code in NOT_READABLE:
-                raise FetchError("not_found", f"{ref[:200]}: no such object, or not readable")
-            raise FetchError("fetch_failed", f"{ref[:200]}: the store answered {code}", transient=True)
+            if code in WRONG_REGION:
+                raise FetchError("fetch_failed", f"{ref}: the bucket is not in STYLECAT_AWS_REGION ({code})")
+            if code in NOT_READABLE and "expired" not in message.lower():  # an expired URL: a skewed clock
+                raise FetchError("not_found", f"{ref}: no such object, or not readable")
+            raise FetchError("fetch_failed", f"{ref}: the store answered {code}", transient=True)
         data = response.read(limit + 1)
-        if len(data) > limit:  # a server that ignored the range may have more to send: not reused
-            response.close()
-            raise FetchError("too_large", f"{ref[:200]} is larger than {limit} bytes")
+        if len(data) > limit:
+            raise FetchError("too_large", f"{ref} is larger than {limit} bytes")
+        response.release_conn()  # read to its end: the connection serves the next image
         return data
     except urllib3.exceptions.HTTPError as exc:
         raise FetchError("fetch_failed", f"{unavailable} ({type(exc).__name__})", transient=True) from None
     finally:
-        response.release_conn()
+        response.close()  # after `release_conn` it no longer holds the connection
 
 
-NOT_READABLE = {"NoSuchKey", "NoSuchBucket", "AccessDenied", "403", "404"}
-"""S3's answers for an object that is not there or that these credentials may not read. The
-others (a signature refused, a clock skewed, the store busy) are worth a retry."""
-_S3_CODE = re.compile(rb"<Code>([A-Za-z0-9.]{1,64})</Code>")
-
-
-def _s3_error_code(response: urllib3.BaseHTTPResponse) -> str:
-    """The `<Code>` of an S3 error answer (its first 4 KiB), or its HTTP status."""
-    found = _S3_CODE.search(response.read(4096))
-    return found.group(1).decode() if found else str(response.status)
+def _s3_error(response: urllib3.BaseHTTPResponse) -> tuple[str, str]:
+    """The `<Code>` and `<Message>` of an S3 error answer (its first 4 KiB), or its HTTP status."""
+    found = _S3_ERROR.search(response.read(4096))
+    if not found:
+        return str(response.status), ""
+    return found.group(1).decode(), (found.group(2) or b"").decode(errors="replace")
 
 
 TRANSLATED = [

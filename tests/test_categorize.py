@@ -1,6 +1,8 @@
 """The categorize domain function with a stand-in classifier (no torch): bad images fail with a code,
 the others are written, and a source briefly away is retried alone within its own budget."""
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
@@ -17,7 +19,7 @@ from model.predictor import StyleResult
 from model.preprocess import ImageDecodeError, load_image
 from tests.factories import PROBS, image_row, plain_png
 from tests.processes import Unavailable, http_source
-from worker.categorize import Summary, _fetch_all, categorize
+from worker.categorize import Summary, _fetch_all, _fetchers, categorize
 from worker.classifier import Classified
 
 MODEL = ModelRef(name="style-cnn", version="9", backend="local")
@@ -150,10 +152,40 @@ def test_a_process_fetches_its_later_batches_on_the_same_threads(settings: Setti
     def fetch_threads() -> set[int | None]:
         return {thread.ident for thread in threading.enumerate() if thread.name.startswith("fetch-")}
 
+    _fetchers.cache_clear()  # a pool of this process's own, not one another test started
+    before = fetch_threads()
     with http_source(_Slow, "/") as base:
         claimed = [(i, f"{base}image-{i}") for i in range(8)]
         allowing = settings.model_copy(update={"allow_private_urls": True, "fetch_concurrency": 8})
         assert len(_fetch_all(claimed, allowing)[0]) == 8
-        first = fetch_threads()
+        first = fetch_threads() - before
         assert len(_fetch_all(claimed, allowing)[0]) == 8
-    assert 0 < len(first) <= 8 and fetch_threads() == first
+    assert 0 < len(first) <= 8 and fetch_threads() - before == first
+
+
+def test_a_batch_cut_off_by_its_time_limit_leaves_its_busy_fetch_threads_behind(settings: Settings) -> None:
+    """Celery raises a soft time limit in the waiting thread: the next batch must not queue behind
+    fetches that are still running, so it gets threads of its own."""
+
+    class Cut(Exception):
+        pass
+
+    def cut(*_: object) -> None:
+        raise Cut
+
+    previous = signal.signal(signal.SIGALRM, cut)
+    try:
+        with http_source(_Slow, "/") as base:
+            claimed = [(i, f"{base}image-{i}") for i in range(8)]
+            allowing = settings.model_copy(update={"allow_private_urls": True, "fetch_concurrency": 4})
+            assert len(_fetch_all(claimed[:2], allowing)[0]) == 2
+            busy = _fetchers(4, os.getpid())
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            with pytest.raises(Cut):
+                _fetch_all(claimed, allowing)
+            started = time.monotonic()
+            assert len(_fetch_all(claimed[:4], allowing)[0]) == 4
+            took = time.monotonic() - started
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert _fetchers(4, os.getpid()) is not busy and took < 0.5, f"the next batch waited {took:.2f} s"

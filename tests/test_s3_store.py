@@ -1,6 +1,8 @@
 """The S3 store against the stack's real S3-compatible server (S3Proxy): an upload lands in the
 bucket, a worker's fetch reads it back, and the categorize step writes its style."""
 
+import gzip
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -69,7 +71,9 @@ def _fetch_error(ref: str, settings: Settings) -> FetchError:
     return caught.value
 
 
-def test_a_fetch_from_the_s3_store_tells_what_is_missing_from_what_may_come_back(s3_storage: Settings) -> None:
+def test_a_fetch_from_the_s3_store_tells_what_is_missing_from_what_may_come_back(
+    s3_storage: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     """Missing and unreadable objects fail for good, with the same words; a refused signature or a
     store that does not answer is worth a retry, and no message carries the presigned URL."""
     data, _ = illustration(5, seed=77)
@@ -99,28 +103,25 @@ def test_a_fetch_from_the_s3_store_tells_what_is_missing_from_what_may_come_back
     assert (refused.code, refused.transient) == ("fetch_failed", True)
     assert "SignatureDoesNotMatch" in refused.message
 
-    with socket.socket() as closed:  # a port nothing listens on
+    with socket.socket() as closed, caplog.at_level(logging.INFO):  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         away = s3_storage.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{closed.getsockname()[1]}"})
         down = _fetch_error(ref, away)
     assert (down.code, down.transient) == ("fetch_failed", True)
     assert "Signature" not in down.message and "?" not in down.message
+    assert "Signature" not in caplog.text, "a signed URL reached the logs"  # (urllib3 logs it at DEBUG)
 
 
-class _Busy(BaseHTTPRequestHandler):
-    """A store that answers 503 SlowDown `busy` times, then with the object."""
+class _Scripted(BaseHTTPRequestHandler):
+    """A store that gives the answers in `script` in turn, then the object."""
 
-    busy = 0
+    script: list[tuple[int, bytes]] = []
     seen = 0
 
     def do_GET(self) -> None:  # noqa: N802
         type(self).seen += 1
-        if type(self).seen <= type(self).busy:
-            body = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
-            self.send_response(503)
-        else:
-            body = b"stored bytes"
-            self.send_response(206)
+        status, body = type(self).script.pop(0) if type(self).script else (206, b"stored bytes")
+        self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -129,31 +130,80 @@ class _Busy(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize(("busy", "fetched"), [(2, True), (3, False)])
-def test_a_busy_store_is_asked_three_times_in_all(s3_storage: Settings, busy: int, fetched: bool) -> None:
-    _Busy.busy, _Busy.seen = busy, 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Busy)
+def _error(code: str, message: str = "") -> bytes:
+    return f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode()
+
+
+SLOW_DOWN = (503, _error("SlowDown", "Please reduce your request rate."))
+EXPIRED = (403, _error("AccessDenied", "Request has expired"))
+
+
+@pytest.mark.parametrize(
+    ("script", "outcome", "asked"),
+    [
+        ([SLOW_DOWN, SLOW_DOWN], b"stored bytes", 3),
+        ([SLOW_DOWN] * 3, ("fetch_failed", True), 3),
+        ([EXPIRED] * 3, ("fetch_failed", True), 3),  # a clock behind the store's: worth a retry
+        ([(403, _error("AccessDenied", "Access Denied"))], ("not_found", False), 1),
+        ([(301, _error("PermanentRedirect", "Use the right endpoint"))], ("fetch_failed", False), 1),
+    ],
+)
+def test_a_store_is_asked_again_only_when_that_may_help(
+    s3_storage: Settings, script: list[tuple[int, bytes]], outcome: bytes | tuple[str, bool], asked: int
+) -> None:
+    _Scripted.script, _Scripted.seen = list(script), 0
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        busy_store = s3_storage.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{httpd.server_port}"})
-        ref = f"s3://{BUCKET}/images/busy.img"
-        if fetched:
-            assert fetch(ref, busy_store) == b"stored bytes"
+        scripted = s3_storage.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{httpd.server_port}"})
+        ref = f"s3://{BUCKET}/images/scripted.img"
+        if isinstance(outcome, bytes):
+            assert fetch(ref, scripted) == outcome
         else:
-            error = _fetch_error(ref, busy_store)
-            assert (error.code, error.transient) == ("fetch_failed", True) and "SlowDown" in error.message
+            error = _fetch_error(ref, scripted)
+            assert (error.code, error.transient) == outcome
     finally:
         httpd.shutdown()
         httpd.server_close()
-    assert _Busy.seen == 3
+    assert _Scripted.seen == asked
+
+
+def test_a_long_error_answer_does_not_spoil_the_next_fetch(s3_storage: Settings) -> None:
+    """Only the first 4 KiB of an error are read: its connection is closed, not pooled half-read."""
+    _Scripted.script, _Scripted.seen = [(404, _error("NoSuchKey", "x" * 20_000))], 0
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        scripted = s3_storage.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{httpd.server_port}"})
+        assert _fetch_error(f"s3://{BUCKET}/images/missing.img", scripted).code == "not_found"
+        assert fetch(f"s3://{BUCKET}/images/there.img", scripted) == b"stored bytes"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert _Scripted.seen == 2  # no attempt lost on a spoiled connection
+
+
+def test_what_an_object_was_stored_as_is_what_a_fetch_returns(s3_storage: Settings) -> None:
+    """A stored Content-Encoding is not decoded on the way (the size limit counts stored bytes)."""
+    packed = gzip.compress(illustration(6, seed=79)[0])
+    s3_client(s3_storage.s3_endpoint_url, s3_storage.aws_region).put_object(
+        Bucket=BUCKET, Key="images/fetch/packed.img", Body=packed, ContentEncoding="gzip"
+    )
+    assert fetch(f"s3://{BUCKET}/images/fetch/packed.img", s3_storage) == packed
+
+
+@pytest.mark.parametrize("key", ["images/../secret.png", "images/./a.png", "images/a/.."])
+def test_a_key_with_dot_segments_is_refused(s3_storage: Settings, key: str) -> None:
+    """An HTTP client resolves them after the URL is signed: the store would see another key."""
+    assert _fetch_error(f"s3://{BUCKET}/{key}", s3_storage).code == "bad_reference"
 
 
 def test_a_batch_from_the_s3_store_keeps_its_connections(s3_storage: Settings) -> None:
     """The next batch reuses the connections the first one opened: no new connection per image."""
     refs = [(n, _put(s3_storage, f"images/batch/{n}.img", illustration(n, seed=78)[0])) for n in range(24)]
     pool = s3_reads().connection_from_url(s3_storage.s3_endpoint_url or "")
-    opened = pool.num_connections
+    opened, asked = pool.num_connections, pool.num_requests
     for _ in range(2):
         fetched, errors, unavailable = _fetch_all(refs, s3_storage.model_copy(update={"fetch_concurrency": 6}))
         assert len(fetched) == len(refs) and not errors and not unavailable
-    assert pool.num_connections - opened <= 6
+    assert pool.num_requests - asked == 2 * len(refs) and pool.num_connections - opened <= 6

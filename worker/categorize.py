@@ -184,12 +184,14 @@ def _fetch_all(
             return exc
 
     if len(claimed) > 1 and settings.fetch_concurrency > 1:
-        futures = [_fetchers(settings.fetch_concurrency, os.getpid()).submit(one, ref) for _, ref in claimed]
+        pool = _fetchers(settings.fetch_concurrency, os.getpid())
+        futures = [pool.submit(one, ref) for _, ref in claimed]
         try:
             results = [future.result() for future in futures]
-        finally:  # on a time limit, the fetches still queued are dropped
-            for future in futures:
-                future.cancel()
+        except BaseException:  # a time limit: the queued fetches are dropped, and the next batch
+            pool.shutdown(wait=False, cancel_futures=True)  # gets threads of its own, not busy ones
+            _fetchers.cache_clear()
+            raise
     else:
         results = [one(ref) for _, ref in claimed]
     fetched: list[tuple[int, bytes]] = []
