@@ -1,6 +1,7 @@
-"""A TCP proxy on loopback that holds what each client sends for a while before passing it on, as
-a store across a network would: every request then waits that long for its answer. It runs in a
-process of its own, so that its work is not charged to the process being measured.
+"""A TCP proxy on loopback that holds what each client sends for a while before passing it on:
+every request then waits that long for its answer, as from a store across a network (opening a
+connection is not delayed, and there is no TLS). It runs in a process of its own, so that its work
+is not charged to the process being measured.
 
     .venv/bin/python -m bench.delay_proxy --upstream http://127.0.0.1:9000 --delay-ms 20
 

@@ -2,8 +2,9 @@
 backfill from the local store, in one run (#13 item 4).
 
 The stack's S3Proxy answers in about a millisecond on loopback, so a proxy in a process of its own
-(`bench/delay_proxy.py`) holds every request `--latency-ms` before passing it on, as a store across
-a network would. The same workers run both: a backfill worker (`--concurrency` children, 2 as in
+(`bench/delay_proxy.py`) holds every request `--latency-ms` before passing it on: each GET on a
+kept-alive connection then waits that long, as from a store across a network (plain HTTP; opening
+a connection is not delayed). The same workers run both: a backfill worker (`--concurrency` children, 2 as in
 `bench.pipeline`, 1 model thread each) and a live worker that also indexes. The catalogue is stored
 twice, once in each store, and indexed before any clock starts; 256 images from each store warm
 the children's connections and the store first. Each round then backfills both copies, one after
@@ -71,7 +72,8 @@ def main() -> None:
     images = jpegs_800px(64)
     from worker.categorize import _fetch_all
 
-    ids = {"local": catalogue(args.images, images), "s3": catalogue(args.images, images, s3)}
+    local = base.model_copy(update={"storage": "local"})
+    ids = {"local": catalogue(args.images, images, local), "s3": catalogue(args.images, images, s3)}
     figures: dict[str, object] = {
         "bench": "remote_store",
         "images": args.images,
@@ -99,6 +101,7 @@ def main() -> None:
         with processes([backfill, live], logs) as (worker, _):
             wait_for_children(logs / "0-worker.log", args.concurrency)
             wait_for_children(logs / "1-worker.log", 2)
+            assert find_processes("s3proxy"), "the stack's S3Proxy is not running here"
             counted = {
                 "worker": lambda: process_tree(worker.pid),
                 "s3proxy": lambda: find_processes("s3proxy"),
