@@ -14,7 +14,7 @@ from core.styles import STYLES
 from model.corpus import povray, render
 from model.corpus.build import ATTRIBUTION, MANIFEST, CorpusError, build
 from model.corpus.sheets import contact_sheets
-from model.corpus.sources import SOURCES, Source, by_name
+from model.corpus.sources import RESERVED, SOURCES, Source, by_name
 from model.dataset import folder_files, labelled_pixels, source_of
 
 pytestmark = pytest.mark.unit
@@ -25,19 +25,11 @@ def test_every_class_has_several_sources_and_none_is_reserved() -> None:
     for style in STYLES:
         assert len([s for s in SOURCES if s.style == style]) >= 4, style
     assert not [s.name for s in SOURCES if s.reserved]
-    for package in (
-        "@iconify-json/fluent-emoji-flat",
-        "@lobehub/fluent-emoji-3d",
-        "@iconify-json/twemoji",
-        "@iconify-json/tabler",
-        "@dicebear/croodles",
-        "@iconify-json/streamline-freehand-color",
-        "gnome-icon-theme",
-        "oxygen-icon-theme",
-        "@iconify-json/arcticons",
-        "fonts-openmoji",
-    ):
-        assert Source("x", "flat", "iconify", package, "1", "MIT").reserved, package
+    for family in RESERVED:  # in any packaging: a scoped npm name, a variant, a Debian package
+        # GNOME's own theme is reserved, not the themes drawn after it (gnome-icon-theme-<name>)
+        variants = [] if family == "gnome-icon-theme" else [f"@someone/{family}-3d", f"fonts-{family}"]
+        for package in (f"@iconify-json/{family}", family, *variants):
+            assert Source("x", "flat", "iconify", package, "1", "MIT").reserved, package
     assert not Source("x", "3d", "files", "gnome-icon-theme-nuovo", "1", "GPL").reserved
     with pytest.raises(ValueError, match="unknown source"):
         by_name(["lucide", "no-such-set"])
