@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 import redis
 
-from bench.harness import bench_environment, processes, wait_for
+from bench.harness import bench_environment, descendants, processes, wait_for
 from core.queues import Queue
 from core.styles import STYLES
 from model import synthetic
@@ -39,14 +39,6 @@ def samples(n: int = 64, seed: int = 4711) -> list[bytes]:
         image.save(buffer, "JPEG" if index % 2 else "PNG", quality=90)
         out.append(buffer.getvalue())
     return out
-
-
-def _descendants(pid: int) -> list[int]:
-    try:
-        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-    return children + [grandchild for child in children for grandchild in _descendants(child)]
 
 
 def _rss_mib(pid: int) -> float:
@@ -113,7 +105,7 @@ async def sample_resources(
     while not stop.is_set():
         depth.append((round(time.perf_counter() - started, 1), int(queue.llen(Queue.LIVE.value))))
         for root in workers:
-            for pid in [root, *_descendants(root)]:
+            for pid in [root, *descendants(root)]:
                 rss.setdefault(pid, []).append(_rss_mib(pid))
         await asyncio.sleep(1)
 

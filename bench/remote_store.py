@@ -31,8 +31,8 @@ from bench.harness import (
     STYLECAT,
     bench_environment,
     cpu_seconds,
+    descendants,
     find_processes,
-    process_tree,
     processes,
     wait_for,
     wait_for_children,
@@ -103,7 +103,7 @@ def main() -> None:
             wait_for_children(logs / "1-worker.log", 2)
             assert find_processes("s3proxy"), "the stack's S3Proxy is not running here"
             counted = {
-                "worker": lambda: process_tree(worker.pid),
+                "worker": lambda: [worker.pid, *descendants(worker.pid)],
                 "s3proxy": lambda: find_processes("s3proxy"),
                 "delay": lambda: [proxy_pid],
             }

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from bench.common import jpegs_800px
-from bench.harness import bench_environment, processes, wait_for
+from bench.harness import bench_environment, descendants, processes, wait_for
 from bench.pipeline import catalogue, catalogue_ids, categorized, requeue
 from core.settings import get_settings
 
@@ -40,15 +40,6 @@ def memory_mib(pid: int) -> dict[str, float]:
         "pss": fields["Pss"] / 1024,
         "uss": (fields["Private_Clean"] + fields["Private_Dirty"]) / 1024,
     }
-
-
-def descendants(pid: int) -> list[int]:
-    """The processes under `pid` (a worker's prefork children)."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            found += [int(child), *descendants(int(child))]
-    return found
 
 
 def run(ids: list[int], burst: list[int]) -> dict[str, float]:

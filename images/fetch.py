@@ -97,14 +97,14 @@ def _fetch_s3(ref: str, settings: Settings) -> bytes:
         )
     except BotoCoreError as exc:  # no credentials, a malformed endpoint
         raise FetchError("fetch_failed", f"{ref[:200]}: cannot sign the request ({exc})", transient=True) from None
-    for attempt in range(S3_ATTEMPTS):
+    for attempt in range(S3_ATTEMPTS - 1):
         try:
             return _get_s3(url, ref[:200], settings.max_upload_bytes)
         except FetchError as exc:
-            if not exc.transient or attempt == S3_ATTEMPTS - 1:
+            if not exc.transient:
                 raise
         time.sleep(0.1 * 2**attempt)
-    raise AssertionError("unreachable")
+    return _get_s3(url, ref[:200], settings.max_upload_bytes)  # the last attempt's error is the answer
 
 
 S3_ATTEMPTS = 3

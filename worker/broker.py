@@ -38,9 +38,9 @@ class Channel(kombu_redis.Channel):
     def _create_client(self, asynchronous: bool = False) -> Any:
         """Kombu makes a new Redis client for every publish, acknowledgement and queue length it
         sends, and a redis-py client costs more to make than most commands take: it builds a table
-        of its ~170 response callbacks (about 0.17 ms, two of them for each job a producer sends:
-        the job and its sent event). The synchronous client is made once per channel and pool and
-        reused; it takes a connection from the pool for each command, as a new one would."""
+        of its ~170 response callbacks (about 0.17 ms for each job a producer sends). The synchronous
+        client is made once per channel and pool and reused; it takes a connection from the pool for
+        each command, as a new one would."""
         if asynchronous:
             return super()._create_client(asynchronous=True)
         if self._reused is None or self._reused.connection_pool is not self.pool:
